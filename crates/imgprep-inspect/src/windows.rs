@@ -1,0 +1,368 @@
+//! Windows root detection and facts from the registry, as libguestfs reads them.
+
+use imgprep_guest::Guest;
+use imgprep_registry::{Data as RegData, Hive, Key};
+
+use crate::linux::{Data, parse_version_from_major_minor};
+use crate::model::{Application, Service};
+
+/// Where Windows keeps its system root, tried in order.
+const SYSTEMROOT_PATHS: [&str; 5] = ["/windows", "/winnt", "/win32", "/win", "/reactos"];
+
+/// Largest hive read into memory.
+pub(crate) const MAX_HIVE: u64 = 512 << 20;
+
+/// Windows facts that need the registry later (drive letters, applications, services).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct WindowsData {
+    pub systemroot: String,
+    pub software_hive: Option<String>,
+    pub system_hive: Option<String>,
+    pub current_control_set: Option<String>,
+    /// `MountedDevices` entries: drive letter and what the blob names.
+    pub mounted_devices: Vec<(String, DeviceRef)>,
+    pub notes: Vec<String>,
+}
+
+/// A partition as `MountedDevices` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DeviceRef {
+    /// MBR disk signature and partition byte offset.
+    Mbr { signature: u32, offset: u64 },
+    /// GPT partition unique GUID, lower-case.
+    Gpt { guid: String },
+}
+
+/// The path with each existing component spelled as stored (Windows names are case-insensitive).
+/// Components that do not exist are kept as given.
+pub(crate) fn case_sensitive_path(g: &dyn Guest, path: &str) -> String {
+    let mut out = String::new();
+    let mut missing = false;
+    for comp in path.split('/').filter(|c| !c.is_empty()) {
+        let parent = if out.is_empty() { "/" } else { out.as_str() };
+        let found = if missing {
+            None
+        } else {
+            g.read_dir(parent).ok().and_then(|entries| {
+                entries
+                    .into_iter()
+                    .map(|e| String::from_utf8_lossy(&e.name).into_owned())
+                    .find(|n| n.eq_ignore_ascii_case(comp))
+            })
+        };
+        missing |= found.is_none();
+        out.push('/');
+        out.push_str(found.as_deref().unwrap_or(comp));
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+fn is_dir_nocase(g: &dyn Guest, path: &str) -> bool {
+    g.is_dir_nofollow(&case_sensitive_path(g, path))
+}
+
+fn is_file_nocase(g: &dyn Guest, path: &str) -> bool {
+    g.is_file_nofollow(&case_sensitive_path(g, path))
+}
+
+fn is_systemroot(g: &dyn Guest, root: &str) -> bool {
+    is_dir_nocase(g, &format!("{root}/system32"))
+        && is_dir_nocase(g, &format!("{root}/system32/config"))
+        && is_file_nocase(g, &format!("{root}/system32/cmd.exe"))
+}
+
+fn systemroot(g: &dyn Guest) -> Option<String> {
+    SYSTEMROOT_PATHS
+        .iter()
+        .map(|p| case_sensitive_path(g, p))
+        .find(|p| is_systemroot(g, p))
+        .or_else(|| systemroot_from_boot_ini(g))
+}
+
+/// `boot.ini`'s `[operating systems]` entries (Windows 2003 and older).
+fn systemroot_from_boot_ini(g: &dyn Guest) -> Option<String> {
+    let path = case_sensitive_path(g, "/boot.ini");
+    let text = g.read_text(&path, crate::linux::SMALL_FILE).ok()??;
+    let mut lines = text.split('\n');
+    lines.find(|l| l.starts_with("[operating systems]"))?;
+    lines
+        .take_while(|l| l.starts_with("multi(") || l.starts_with("scsi("))
+        .filter_map(|l| {
+            let rest = l.split(")partition(").nth(1)?;
+            let (_, after) = rest.split_once(')')?;
+            let (p, _) = after.split_once('=')?;
+            Some(p.replace('\\', "/"))
+        })
+        .find(|p| is_systemroot(g, p))
+}
+
+/// True when the filesystem holds a Windows system root.
+pub(crate) fn is_windows_systemroot(g: &dyn Guest) -> bool {
+    systemroot(g).is_some()
+}
+
+/// Windows facts from the files and the registry.
+pub(crate) fn check_windows_root(g: &dyn Guest, data: &mut Data) {
+    let Some(root) = systemroot(g) else {
+        return;
+    };
+    data.os_type = Some("windows");
+    data.distro = Some("windows");
+    let cmd = case_sensitive_path(g, &format!("{root}/system32/cmd.exe"));
+    data.arch = g
+        .read(&cmd, 0, 4096)
+        .ok()
+        .and_then(|h| pe_arch(&h))
+        .map(str::to_owned);
+    let mut w = WindowsData {
+        systemroot: root.clone(),
+        ..Default::default()
+    };
+    let hive = |name: &str| {
+        let p = case_sensitive_path(g, &format!("{root}/system32/config/{name}"));
+        g.is_file_nofollow(&p).then_some(p)
+    };
+    w.software_hive = hive("software");
+    w.system_hive = hive("system");
+    if let (Some(sw), Some(sys)) = (w.software_hive.clone(), w.system_hive.clone()) {
+        match load_hive(g, &sw) {
+            Ok(h) => software_facts(&h, data, &mut w.notes),
+            Err(e) => w.notes.push(e),
+        }
+        match load_hive(g, &sys) {
+            Ok(h) => system_facts(&h, data, &mut w),
+            Err(e) => w.notes.push(e),
+        }
+    }
+    data.windows = Some(w);
+}
+
+/// Reads and parses a hive; the error is a note for the report.
+pub(crate) fn load_hive(g: &dyn Guest, path: &str) -> Result<Hive, String> {
+    let bytes = g
+        .read_file(path, MAX_HIVE)
+        .map_err(|e| format!("registry hive {path} could not be read: {e}"))?;
+    let hive = Hive::from_bytes(bytes)
+        .map_err(|e| format!("registry hive {path} is not readable: {e}"))?;
+    Ok(hive)
+}
+
+/// `PE32` is i386 and `PE32+` x86_64, as libguestfs reads `file`'s verdict on cmd.exe.
+pub(crate) fn pe_arch(head: &[u8]) -> Option<&'static str> {
+    if head.get(..2)? != b"MZ" {
+        return None;
+    }
+    let pe = u32::from_le_bytes(head.get(0x3c..0x40)?.try_into().ok()?) as usize;
+    if head.get(pe..pe.checked_add(4)?)? != b"PE\0\0" {
+        return None;
+    }
+    let magic_at = pe.checked_add(24)?;
+    let magic = u16::from_le_bytes(head.get(magic_at..magic_at + 2)?.try_into().ok()?);
+    match magic {
+        0x10b => Some("i386"),
+        0x20b => Some("x86_64"),
+        _ => None,
+    }
+}
+
+/// A value as a string, as hivex's `value_string` (string types only).
+fn string_value(key: &Key<'_>, name: &str) -> Option<String> {
+    match key.value(name).ok()??.data().ok()? {
+        RegData::Sz(s) | RegData::ExpandSz(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn dword_value(key: &Key<'_>, name: &str) -> Option<u32> {
+    match key.value(name).ok()??.data().ok()? {
+        RegData::Dword(d) => Some(d),
+        _ => None,
+    }
+}
+
+fn software_facts(h: &Hive, data: &mut Data, notes: &mut Vec<String>) {
+    let Ok(Some(cv)) = h.open("Microsoft\\Windows NT\\CurrentVersion") else {
+        notes.push("SOFTWARE has no Microsoft\\Windows NT\\CurrentVersion key".into());
+        return;
+    };
+    if let Some(p) = string_value(&cv, "ProductName") {
+        data.product_name = Some(p);
+    }
+    match (
+        dword_value(&cv, "CurrentMajorVersionNumber"),
+        dword_value(&cv, "CurrentMinorVersionNumber"),
+    ) {
+        (Some(major), Some(minor)) => data.version = Some((major, minor)),
+        _ => {
+            if let Some(v) = string_value(&cv, "CurrentVersion") {
+                parse_version_from_major_minor(&v, data);
+            }
+        }
+    }
+    if let Some(v) = string_value(&cv, "InstallationType") {
+        data.product_variant = Some(v);
+    }
+}
+
+fn system_facts(h: &Hive, data: &mut Data, w: &mut WindowsData) {
+    if let Ok(Some(md)) = h.open("MountedDevices") {
+        w.mounted_devices = mounted_devices(&md);
+    }
+    let current = h
+        .open("Select")
+        .ok()
+        .flatten()
+        .and_then(|k| dword_value(&k, "Current"))
+        .map(|n| format!("ControlSet{n:03}"));
+    w.current_control_set = current.clone();
+    if let Some(ccs) = current
+        && let Ok(Some(params)) = h.open(&format!("{ccs}\\Services\\Tcpip\\Parameters"))
+    {
+        data.hostname = string_value(&params, "Hostname");
+    }
+}
+
+/// `\DosDevices\X:` values of `MountedDevices` that name a fixed-disk partition.
+fn mounted_devices(key: &Key<'_>) -> Vec<(String, DeviceRef)> {
+    let Ok(values) = key.values() else {
+        return Vec::new();
+    };
+    values
+        .into_iter()
+        .filter_map(|v| {
+            let name = v.name();
+            let b = name.as_bytes();
+            let letter = (b.len() >= 14
+                && name.get(..12)?.eq_ignore_ascii_case("\\dosdevices\\")
+                && b[12].is_ascii_alphabetic()
+                && b[13] == b':')
+                .then(|| name[12..13].to_owned())?;
+            let RegData::Binary(blob) = v.data().ok()? else {
+                return None;
+            };
+            let dev = if blob.len() >= 24 && blob.starts_with(b"DMIO:ID:") {
+                DeviceRef::Gpt {
+                    guid: guid_from_blob(&blob[8..24]),
+                }
+            } else if blob.len() == 12 {
+                DeviceRef::Mbr {
+                    signature: u32::from_le_bytes(blob[..4].try_into().ok()?),
+                    offset: u64::from_le_bytes(blob[4..12].try_into().ok()?),
+                }
+            } else {
+                return None;
+            };
+            Some((letter, dev))
+        })
+        .collect()
+}
+
+/// A mixed-endian GUID as its lower-case text form.
+fn guid_from_blob(g: &[u8]) -> String {
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:02x}{:02x}-{}",
+        u32::from_le_bytes([g[0], g[1], g[2], g[3]]),
+        u16::from_le_bytes([g[4], g[5]]),
+        u16::from_le_bytes([g[6], g[7]]),
+        g[8],
+        g[9],
+        g[10..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
+/// Programs from the Uninstall keys (native, then WOW6432Node), as libguestfs lists them.
+pub(crate) fn applications(h: &Hive) -> Vec<Application> {
+    let mut apps = Vec::new();
+    for path in [
+        "Microsoft\\Windows\\CurrentVersion\\Uninstall",
+        "WOW6432Node\\Microsoft\\Windows\\CurrentVersion\\Uninstall",
+    ] {
+        let Ok(Some(k)) = h.open(path) else {
+            continue;
+        };
+        for child in k.subkeys().unwrap_or_default() {
+            let Some(display_name) = string_value(&child, "DisplayName") else {
+                continue;
+            };
+            let get = |n: &str| string_value(&child, n).filter(|s| !s.is_empty());
+            apps.push(Application {
+                name: child.name(),
+                display_name: crate::model::nonempty(display_name),
+                version: get("DisplayVersion"),
+                install_path: get("InstallLocation"),
+                publisher: get("Publisher"),
+                url: get("URLInfoAbout"),
+                description: get("Comments"),
+                ..Default::default()
+            });
+        }
+    }
+    apps
+}
+
+/// Win32 services (not drivers) of the current control set.
+pub(crate) fn services(h: &Hive, current_control_set: &str) -> Vec<Service> {
+    let Ok(Some(k)) = h.open(&format!("{current_control_set}\\Services")) else {
+        return Vec::new();
+    };
+    k.subkeys()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| dword_value(s, "Type").is_some_and(|t| t & 0x30 != 0))
+        .map(|s| Service {
+            name: s.name(),
+            display_name: string_value(&s, "DisplayName"),
+            image_path: string_value(&s, "ImagePath"),
+            start: dword_value(&s, "Start").map(|n| {
+                match n {
+                    0 => "boot",
+                    1 => "system",
+                    2 => "automatic",
+                    3 => "manual",
+                    4 => "disabled",
+                    _ => "unknown",
+                }
+                .to_owned()
+            }),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gpt_blobs_read_as_guids() {
+        let blob = [
+            0x78, 0x56, 0x34, 0x12, 0xbc, 0x9a, 0xf0, 0xde, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab,
+            0xcd, 0xef,
+        ];
+        assert_eq!(
+            guid_from_blob(&blob),
+            "12345678-9abc-def0-0123-456789abcdef"
+        );
+    }
+
+    #[test]
+    fn pe_headers_give_the_arch() {
+        let mut h = vec![0u8; 512];
+        h[..2].copy_from_slice(b"MZ");
+        h[0x3c] = 0x80;
+        h[0x80..0x84].copy_from_slice(b"PE\0\0");
+        h[0x98..0x9a].copy_from_slice(&0x20bu16.to_le_bytes());
+        assert_eq!(pe_arch(&h), Some("x86_64"));
+        h[0x98..0x9a].copy_from_slice(&0x10bu16.to_le_bytes());
+        assert_eq!(pe_arch(&h), Some("i386"));
+        h[0x3c] = 0xff;
+        h[0x3d] = 0xff;
+        assert_eq!(pe_arch(&h), None);
+        assert_eq!(pe_arch(b"MZ"), None);
+    }
+}

@@ -1,0 +1,8 @@
+//! Renders inspections (and, later, check results) for people and programs.
+//!
+//! Every renderer returns a `String`; this crate never prints and never decides exit codes (the
+//! cli does). The XML form of an inspection is virt-inspector's document, element for element.
+#![forbid(unsafe_code)]
+
+pub mod inspect;
+mod xml;
