@@ -3,7 +3,9 @@
 //! Exit codes: 0 nothing failed; 1 at least one rule failed; 2 imgprep could not do its job (bad
 //! argument, unreadable or corrupt image, missing dependency), with a one-line reason on stderr.
 
+mod cmd_check;
 mod cmd_inspect;
+mod cmd_rules;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -26,12 +28,18 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Inspect(cmd_inspect::Args),
+    Check(cmd_check::Args),
+    Rules(cmd_rules::Args),
+    Matrix(cmd_rules::MatrixArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(a) => cmd_inspect::run(a),
+        Command::Check(a) => cmd_check::run_check(a),
+        Command::Rules(a) => cmd_rules::run(a),
+        Command::Matrix(a) => cmd_rules::matrix(a),
     };
     match result {
         Ok(code) => code,

@@ -1,8 +1,9 @@
-//! Renders inspections (and, later, check results) for people and programs.
+//! Renders inspections and check results for people and programs.
 //!
 //! Every renderer returns a `String`; this crate never prints and never decides exit codes (the
 //! cli does). The XML form of an inspection is virt-inspector's document, element for element.
 #![forbid(unsafe_code)]
 
+pub mod check;
 pub mod inspect;
 mod xml;

@@ -1,0 +1,328 @@
+//! Check results: JSON, a table for people, JUnit XML for CI, SARIF for code-scanning UIs.
+
+use std::collections::BTreeMap;
+
+use comfy_table::{Cell, Color, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use imgprep_inspect::OperatingSystem;
+use imgprep_rules::{Rule, RuleResult, RuleSet, Status};
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// The OS facts a check report repeats, so a reader knows what was checked.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OsSummary {
+    /// Root device.
+    pub root: String,
+    /// `linux` / `windows`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Distro.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distro: Option<String>,
+    /// Product name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product_name: Option<String>,
+    /// Major version.
+    pub major_version: u32,
+    /// Minor version.
+    pub minor_version: u32,
+    /// Architecture.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    /// libosinfo id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub osinfo: Option<String>,
+}
+
+impl From<&OperatingSystem> for OsSummary {
+    fn from(os: &OperatingSystem) -> Self {
+        Self {
+            root: os.root.clone(),
+            name: os.name.clone(),
+            distro: os.distro.clone(),
+            product_name: os.product_name.clone(),
+            major_version: os.major_version,
+            minor_version: os.minor_version,
+            arch: os.arch.clone(),
+            osinfo: os.osinfo.clone(),
+        }
+    }
+}
+
+/// One image's check results.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CheckReport {
+    /// The image as given on the command line.
+    pub image: String,
+    /// Profile name.
+    pub profile: String,
+    /// Target cloud, when given.
+    pub cloud: Option<String>,
+    /// What was checked.
+    pub os: OsSummary,
+    /// Count per status.
+    pub summary: BTreeMap<&'static str, usize>,
+    /// One result per rule of the profile, in rule order.
+    pub results: Vec<RuleResult>,
+}
+
+/// JSON: one report, or `{"images": [...]}` for several.
+pub fn json(reports: &[CheckReport]) -> String {
+    let v = match reports {
+        [one] => serde_json::to_value(one),
+        many => serde_json::to_value(json!({ "images": many })),
+    };
+    let mut s = v
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
+/// Table grouped by status, failures first, with evidence and the fix.
+pub fn table(reports: &[CheckReport]) -> String {
+    let mut out = String::new();
+    for r in reports {
+        out.push_str(&format!(
+            "{}: {} {} ({}) — profile {}{}\n",
+            r.image,
+            r.os.distro.as_deref().unwrap_or("unknown OS"),
+            r.os.product_name.as_deref().unwrap_or(""),
+            r.os.root,
+            r.profile,
+            r.cloud
+                .as_ref()
+                .map(|c| format!(", cloud {c}"))
+                .unwrap_or_default()
+        ));
+        let mut t = Table::new();
+        t.load_preset(UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(120)
+            .set_header(vec!["status", "rule", "finding"]);
+        for status in Status::ALL {
+            for res in r.results.iter().filter(|x| x.status == status) {
+                let mut text = format!("{}\n{}", res.title, res.message);
+                for e in &res.evidence {
+                    match e.line {
+                        Some(l) => text.push_str(&format!("\n  {}:{l}: {}", e.path, e.text)),
+                        None => text.push_str(&format!("\n  {}: {}", e.path, e.text)),
+                    }
+                }
+                if matches!(status, Status::Fail | Status::Warn | Status::Error) {
+                    text.push_str(&format!("\nfix: {}", res.remediation));
+                }
+                t.add_row(vec![
+                    status_cell(status),
+                    Cell::new(format!("{}\n{}", res.rule, res.severity)),
+                    Cell::new(text),
+                ]);
+            }
+        }
+        out.push_str(&t.to_string());
+        out.push('\n');
+        let counts: Vec<String> = Status::ALL
+            .iter()
+            .map(|s| format!("{} {}", r.summary.get(s.as_str()).copied().unwrap_or(0), s))
+            .collect();
+        out.push_str(&format!("{}\n\n", counts.join(", ")));
+    }
+    out
+}
+
+fn status_cell(s: Status) -> Cell {
+    let c = Cell::new(s.as_str().to_uppercase());
+    match s {
+        Status::Fail | Status::Error => c.fg(Color::Red),
+        Status::Warn => c.fg(Color::Yellow),
+        Status::Pass => c.fg(Color::Green),
+        Status::Skip => c,
+    }
+}
+
+/// JUnit XML: one test suite per image, one test case per rule. `fail` is a failure, `error` an
+/// error, `skip` skipped; `warn` is a failure when `warn_fails`, else a pass with the warning in
+/// system-out.
+pub fn junit(reports: &[CheckReport], warn_fails: bool) -> String {
+    let mut report = Report::new("imgprep check");
+    for r in reports {
+        let mut suite = TestSuite::new(format!("{} [{}]", r.image, r.profile));
+        for res in &r.results {
+            let detail = detail_text(res);
+            let status = match res.status {
+                Status::Pass => TestCaseStatus::success(),
+                Status::Warn if !warn_fails => TestCaseStatus::success(),
+                Status::Skip => {
+                    let mut s = TestCaseStatus::skipped();
+                    s.set_message(res.message.clone());
+                    s
+                }
+                Status::Fail | Status::Warn | Status::Error => {
+                    let kind = if res.status == Status::Error {
+                        NonSuccessKind::Error
+                    } else {
+                        NonSuccessKind::Failure
+                    };
+                    let mut s = TestCaseStatus::non_success(kind);
+                    s.set_message(res.message.clone())
+                        .set_type(res.status.as_str())
+                        .set_description(detail.clone());
+                    s
+                }
+            };
+            let mut case = TestCase::new(res.rule.clone(), status);
+            case.set_classname(format!("imgprep.{}", r.profile));
+            if res.status == Status::Warn && !warn_fails {
+                case.set_system_out(format!("WARN: {detail}"));
+            }
+            suite.add_test_case(case);
+        }
+        report.add_test_suite(suite);
+    }
+    report
+        .to_string()
+        .unwrap_or_else(|e| format!("<!-- JUnit serialisation failed: {e} -->\n"))
+}
+
+fn detail_text(res: &RuleResult) -> String {
+    let mut s = format!("{}\n{}", res.title, res.message);
+    for e in &res.evidence {
+        match e.line {
+            Some(l) => s.push_str(&format!("\n{}:{l}: {}", e.path, e.text)),
+            None => s.push_str(&format!("\n{}: {}", e.path, e.text)),
+        }
+    }
+    s.push_str(&format!("\nremediation: {}", res.remediation));
+    s
+}
+
+/// SARIF 2.1.0: one run per image; one result per failing, erroring or warning rule, with the
+/// evidence as locations in the guest filesystem.
+pub fn sarif(reports: &[CheckReport], set: &RuleSet) -> String {
+    let runs: Vec<Value> = reports.iter().map(|r| sarif_run(r, set)).collect();
+    let doc = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": runs,
+    });
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+fn sarif_run(r: &CheckReport, set: &RuleSet) -> Value {
+    let rules: Vec<&Rule> = r.results.iter().filter_map(|x| set.rule(&x.rule)).collect();
+    let descriptors: Vec<Value> = rules
+        .iter()
+        .map(|rule| {
+            json!({
+                "id": rule.id,
+                "name": rule.id.replace(['.', '-'], "_"),
+                "shortDescription": {"text": rule.title},
+                "fullDescription": {"text": format!("{} Source: {}", rule.rationale.trim(), rule.source.trim())},
+                "help": {"text": rule.remediation.text.trim()},
+                "defaultConfiguration": {"level": level_of_severity(rule.severity)},
+                "properties": {"severity": rule.severity.to_string(), "profiles": rule.profiles},
+            })
+        })
+        .collect();
+    let results: Vec<Value> = r
+        .results
+        .iter()
+        .filter(|x| matches!(x.status, Status::Fail | Status::Warn | Status::Error))
+        .map(|x| {
+            let index = rules.iter().position(|rule| rule.id == x.rule);
+            let locations: Vec<Value> = x
+                .evidence
+                .iter()
+                .filter(|e| e.path.starts_with('/'))
+                .map(|e| {
+                    let mut phys = json!({
+                        "artifactLocation": {
+                            "uri": uri_path(&e.path),
+                            "uriBaseId": "GUESTROOT",
+                        },
+                    });
+                    if let Some(l) = e.line {
+                        phys["region"] = json!({"startLine": l, "snippet": {"text": e.text}});
+                    }
+                    json!({"physicalLocation": phys, "message": {"text": e.text}})
+                })
+                .collect();
+            let logical: Vec<Value> = x
+                .evidence
+                .iter()
+                .filter(|e| !e.path.starts_with('/'))
+                .map(|e| json!({"fullyQualifiedName": e.path, "kind": "resource"}))
+                .collect();
+            let mut res = json!({
+                "ruleId": x.rule,
+                "level": match x.status {
+                    Status::Warn => "warning",
+                    _ => "error",
+                },
+                "kind": "fail",
+                "message": {"text": format!("{} {}", x.message, x.remediation)},
+                "properties": {"status": x.status.as_str(), "fixable": x.fixable},
+            });
+            if let Some(i) = index {
+                res["ruleIndex"] = json!(i);
+            }
+            if !locations.is_empty() {
+                res["locations"] = json!(locations);
+            } else if !logical.is_empty() {
+                res["locations"] = json!([{"logicalLocations": logical}]);
+            }
+            res
+        })
+        .collect();
+    json!({
+        "tool": {"driver": {
+            "name": "imgprep",
+            "version": env!("CARGO_PKG_VERSION"),
+            "rules": descriptors,
+        }},
+        "originalUriBaseIds": {
+            "GUESTROOT": {
+                "uri": "file:///",
+                "description": {"text": format!("The root of the guest filesystem in {}", r.image)},
+            },
+        },
+        "properties": {"image": r.image, "profile": r.profile, "cloud": r.cloud},
+        "results": results,
+    })
+}
+
+fn level_of_severity(s: imgprep_rules::Severity) -> &'static str {
+    use imgprep_rules::Severity::*;
+    match s {
+        Info | Low => "note",
+        Medium => "warning",
+        High | Critical => "error",
+    }
+}
+
+/// A guest path as a relative URI reference: percent-encoded, without the leading `/`.
+fn uri_path(p: &str) -> String {
+    let mut out = String::new();
+    for b in p.trim_start_matches('/').bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_are_relative_and_encoded() {
+        assert_eq!(uri_path("/etc/login.defs"), "etc/login.defs");
+        assert_eq!(uri_path("/Program Files/x"), "Program%20Files/x");
+    }
+}
