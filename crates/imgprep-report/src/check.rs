@@ -69,13 +69,15 @@ pub struct CheckReport {
 
 /// JSON: one report, or `{"images": [...]}` for several.
 pub fn json(reports: &[CheckReport]) -> String {
-    let v = match reports {
-        [one] => serde_json::to_value(one),
-        many => serde_json::to_value(json!({ "images": many })),
+    #[derive(Serialize)]
+    struct Many<'a> {
+        images: &'a [CheckReport],
+    }
+    let s = match reports {
+        [one] => serde_json::to_string_pretty(one),
+        many => serde_json::to_string_pretty(&Many { images: many }),
     };
-    let mut s = v
-        .and_then(|v| serde_json::to_string_pretty(&v))
-        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut s = s.unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     s.push('\n');
     s
 }

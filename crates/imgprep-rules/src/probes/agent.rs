@@ -57,6 +57,16 @@ impl AgentPresent {
             "no management agent found (looked for {})",
             looked.join(", ")
         );
+        let looked_ev: Vec<Evidence> = looked
+            .iter()
+            .map(|l| match l.strip_prefix("service ") {
+                Some(s) => Evidence::file(
+                    format!("registry:SYSTEM\\CurrentControlSet\\Services\\{s}"),
+                    "no such service",
+                ),
+                None => Evidence::file(l.as_str(), "missing"),
+            })
+            .collect();
         let Some(cloud) = cx.cloud else {
             return Outcome::new(
                 Status::Fail,
@@ -64,7 +74,8 @@ impl AgentPresent {
                     "{missing}; without --cloud imgprep cannot tell whether the platform can \
                      install it at first boot"
                 ),
-            );
+            )
+            .with(looked_ev);
         };
         let key = os_key(cx.os);
         match key.as_deref().and_then(|k| cx.matrix.cell(cloud, k)) {
@@ -78,6 +89,7 @@ impl AgentPresent {
                     notes_suffix(&cell)
                 ),
             )
+            .with(looked_ev.clone())
             .with([matrix_evidence(cx, cloud, &cell)]),
             Some(cell) => Outcome::new(
                 Status::Fail,
@@ -87,6 +99,7 @@ impl AgentPresent {
                     cell.os_label
                 ),
             )
+            .with(looked_ev.clone())
             .with([matrix_evidence(cx, cloud, &cell)]),
             None => Outcome::new(
                 Status::Fail,
@@ -95,7 +108,9 @@ impl AgentPresent {
                      must carry the agent",
                     os_label(cx.os)
                 ),
-            ),
+            )
+            .with(looked_ev)
+            .with([unlisted_evidence(cx)]),
         }
     }
 }
@@ -126,7 +141,8 @@ impl BootstrapSupported {
                      unproven",
                     os_label(cx.os)
                 ),
-            );
+            )
+            .with([unlisted_evidence(cx)]);
         };
         let Some(cell) = cx.matrix.cell(cloud, &key) else {
             return Outcome::new(
@@ -185,6 +201,14 @@ fn matrix_evidence(cx: &Context<'_>, cloud: crate::model::Cloud, cell: &Cell) ->
             cell.support.label(),
             cx.matrix.source
         ),
+    )
+}
+
+fn unlisted_evidence(cx: &Context<'_>) -> Evidence {
+    let rows: Vec<&str> = cx.matrix.rows.iter().map(|r| r.label.as_str()).collect();
+    Evidence::file(
+        "rules/matrix.yaml",
+        format!("no row for {}; rows: {}", os_label(cx.os), rows.join(", ")),
     )
 }
 

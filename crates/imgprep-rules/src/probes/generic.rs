@@ -135,12 +135,14 @@ impl Package {
         }
         let installed: Vec<&Application> = self.names.iter().flat_map(|n| cx.packages(n)).collect();
         let ev: Vec<Evidence> = installed.iter().map(|a| package_evidence(cx, a)).collect();
+        let none = || [package_evidence_none(cx, &self.names)];
         let Some(min) = &self.min_version else {
             return if installed.is_empty() {
                 Outcome::new(
                     Status::Fail,
                     format!("{} is not installed", self.names.join(" or ")),
                 )
+                .with(none())
             } else {
                 Outcome::new(
                     Status::Pass,
@@ -159,7 +161,8 @@ impl Package {
                     "{} is not installed (need {min} or later)",
                     self.names.join(" or ")
                 ),
-            ),
+            )
+            .with(none()),
             (false, true) => Outcome::new(
                 Status::Pass,
                 format!(
@@ -211,15 +214,31 @@ fn describe(apps: &[&Application]) -> String {
     apps.iter().map(|a| nevra(a)).collect::<Vec<_>>().join(", ")
 }
 
-/// Evidence naming the package database an installed package was read from.
-pub(crate) fn package_evidence(cx: &Context<'_>, a: &Application) -> Evidence {
-    let db = match cx.os.package_format.as_deref() {
+/// The package database of the OS, for evidence.
+fn package_db(cx: &Context<'_>) -> &'static str {
+    match cx.os.package_format.as_deref() {
         Some("deb") => "/var/lib/dpkg/status",
         Some("apk") => "/lib/apk/db/installed",
         Some("rpm") => "rpm database",
         _ => "package list",
-    };
-    Evidence::file(db, format!("installed: {}", nevra(a)))
+    }
+}
+
+/// Evidence naming the package database an installed package was read from.
+pub(crate) fn package_evidence(cx: &Context<'_>, a: &Application) -> Evidence {
+    Evidence::file(package_db(cx), format!("installed: {}", nevra(a)))
+}
+
+/// Evidence that none of `names` is in the package database.
+pub(crate) fn package_evidence_none(cx: &Context<'_>, names: &[String]) -> Evidence {
+    let n = cx.os.applications.as_ref().map_or(0, Vec::len);
+    Evidence::file(
+        package_db(cx),
+        format!(
+            "no package named {} among {n} installed",
+            names.join(" or ")
+        ),
+    )
 }
 
 /// `probe: registry-value`.

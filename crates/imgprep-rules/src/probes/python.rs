@@ -197,10 +197,19 @@ impl PythonVersion {
             }
         }
         let msg = if pythons.is_empty() {
-            format!(
-                "no Python interpreter is installed (need {} or later)",
-                self.min
+            let names = ["python", "python2.7", "python3"].map(String::from);
+            return Outcome::new(
+                Status::Fail,
+                format!(
+                    "no Python interpreter is installed (need {} or later)",
+                    self.min
+                ),
             )
+            .with([
+                super::generic::package_evidence_none(cx, &names),
+                Evidence::file("/usr/bin", "no pythonX.Y interpreter"),
+                Evidence::file("/usr/local/bin", "no pythonX.Y interpreter"),
+            ]);
         } else {
             format!(
                 "Python {} is older than {} and has no back-ported ssl features",
@@ -234,7 +243,11 @@ impl Python2 {
                 "no Python 2 interpreter: the dynamic bootstrap scripts need Python 2, and this \
                  release ships only Python 3",
             )
-            .with(ev),
+            .with(ev)
+            .with([super::generic::package_evidence_none(
+                cx,
+                &["python2.7".into(), "python-minimal".into()],
+            )]),
         }
     }
 }

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what is missing (Debian packages, the JUnit and
+# SARIF validators), checks formatting and lints, builds the fixture images (cached in
+# images-test/cache), then runs every test.
+set -euo pipefail
+cd "$(dirname "$0")"
+export LIBGUESTFS_BACKEND_SETTINGS=force_tcg
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+step() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
+
+step "system packages"
+.ci/deps
+
+step "validators (junitparser from PyPI, sarif-multitool from npm)"
+tools=target/tools
+mkdir -p "$tools"
+if [ ! -x "$tools/venv/bin/python" ]; then python3 -m venv "$tools/venv"; fi
+"$tools/venv/bin/python" -c 'import junitparser' 2>/dev/null \
+  || "$tools/venv/bin/pip" install -q junitparser
+if [ ! -x "$tools/node_modules/.bin/sarif-multitool" ]; then
+  npm install -s --prefix "$tools" @microsoft/sarif-multitool >/dev/null
+fi
+export IMGPREP_JUNIT_PYTHON=$PWD/$tools/venv/bin/python
+export IMGPREP_SARIF_MULTITOOL=$PWD/$tools/node_modules/.bin/sarif-multitool
+
+step "format"
+cargo fmt --all --check
+
+step "lint"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "fixture images"
+images-test/build
+
+step "tests"
+cargo test --workspace --locked
