@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Whole-process benchmarks of `imgprep inspect` and `imgprep check` (median of several runs with
+# hyperfine; peak RSS with GNU time), against virt-inspector on the same image.
+#
+#   benches/inspect.sh                 all of it (virt-inspector runs take ~20 s each)
+#   benches/inspect.sh --no-reference  skip virt-inspector
+#
+# Needs the fixtures (images-test/build debian-gpt debian-raw-nopart) and hyperfine, GNU time,
+# qemu-img, virt-inspector (.ci/deps installs them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export LIBGUESTFS_BACKEND_SETTINGS=${LIBGUESTFS_BACKEND_SETTINGS:-force_tcg}
+runs=${RUNS:-10}
+cargo build --release --locked -q -p imgprep-cli
+bin=$PWD/target/release/imgprep
+gpt=$(images-test/build --path debian-gpt)/debian-gpt.qcow2
+raw=$(images-test/build --path debian-raw-nopart)/debian-raw-nopart.img
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# The same partitionless root in a 2 GiB and a 100 GiB sparse qcow2.
+qemu-img convert -q -O qcow2 "$raw" "$tmp/2g.qcow2" && qemu-img resize -q "$tmp/2g.qcow2" 2G
+qemu-img convert -q -O qcow2 "$raw" "$tmp/100g.qcow2" && qemu-img resize -q "$tmp/100g.qcow2" 100G
+
+rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+
+echo "== wall time (median of $runs runs)"
+hyperfine -N -w 2 -r "$runs" --export-json "$tmp/h.json" \
+  -n "inspect debian-gpt.qcow2" "$bin inspect --format json $gpt" \
+  -n "inspect 2 GiB qcow2" "$bin inspect --format json $tmp/2g.qcow2" \
+  -n "inspect 100 GiB qcow2" "$bin inspect --format json $tmp/100g.qcow2" \
+  -n "check debian-gpt.qcow2" "sh -c '$bin check $gpt --profile cloudcenter-worker --cloud openstack --format json >/dev/null; test \$? -le 1'" \
+  >/dev/null
+python3 - "$tmp/h.json" <<'PY'
+import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    print(f'{r["command"]:28s} median {r["median"]*1000:7.1f} ms  (min {r["min"]*1000:.1f}, max {r["max"]*1000:.1f})')
+PY
+
+echo "== peak RSS"
+for img in "$gpt" "$tmp/2g.qcow2" "$tmp/100g.qcow2"; do
+  printf '%-28s %6s KiB\n' "inspect $(basename "$img")" "$(rss "$bin" inspect --format json "$img")"
+done
+
+if [ "${1:-}" != --no-reference ]; then
+  echo "== virt-inspector on debian-gpt.qcow2 (3 runs)"
+  hyperfine -N -r 3 --export-json "$tmp/v.json" "virt-inspector -a $gpt" >/dev/null
+  python3 - "$tmp/h.json" "$tmp/v.json" <<'PY'
+import json, sys
+ours = json.load(open(sys.argv[1]))["results"][0]["median"]
+ref = json.load(open(sys.argv[2]))["results"][0]["median"]
+print(f"virt-inspector median {ref:.2f} s; imgprep {ours*1000:.1f} ms; {ref/ours:.0f}x faster")
+PY
+fi
