@@ -1,16 +1,16 @@
 //! Shared helpers for the end-to-end tests: fixture images and running the `imgprep` binary.
-#![allow(dead_code)]
+#![allow(dead_code)] // each test file uses a subset
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The repository root.
-pub fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// The cache directory of fixture `name`, building it first when needed (images-test/build).
-pub fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     let out = Command::new(repo().join("images-test/build"))
         .args(["--path", name])
         .output()
@@ -24,7 +24,7 @@ pub fn fixture(name: &str) -> PathBuf {
 }
 
 /// Runs `imgprep ARGS…`.
-pub fn imgprep<I, S>(args: I) -> Output
+pub(crate) fn imgprep<I, S>(args: I) -> Output
 where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
@@ -36,7 +36,7 @@ where
 }
 
 /// Runs `imgprep ARGS…`, expects exit status `code` and returns stdout.
-pub fn imgprep_ok<I, S>(args: I, code: i32) -> String
+pub(crate) fn imgprep_ok<I, S>(args: I, code: i32) -> String
 where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,

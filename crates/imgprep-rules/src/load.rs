@@ -9,10 +9,16 @@ use crate::matrix::Matrix;
 use crate::model::{Profile, Rule};
 
 /// The rule files shipped with imgprep, embedded so the binary works on its own.
-pub const BUILTIN: &[(&str, &str)] = &[(
-    "cloudcenter-worker.yaml",
-    include_str!("../../../rules/cloudcenter-worker.yaml"),
-)];
+pub const BUILTIN: &[(&str, &str)] = &[
+    (
+        "cloudcenter-worker.yaml",
+        include_str!("../../../rules/cloudcenter-worker.yaml"),
+    ),
+    (
+        "rackspace-nova-agent.yaml",
+        include_str!("../../../rules/rackspace-nova-agent.yaml"),
+    ),
+];
 
 /// The embedded support matrix.
 pub const BUILTIN_MATRIX: (&str, &str) =
@@ -82,11 +88,11 @@ impl RuleSet {
         let (mname, mtext) = BUILTIN_MATRIX;
         let matrix: Matrix = serde_saphyr::from_str(mtext).map_err(|e| LoadError::Syntax {
             file: format!("rules/{mname}"),
-            message: e.to_string(),
+            message: first_line(&e.to_string()),
         })?;
         matrix.validate().map_err(|e| LoadError::Invalid {
             file: format!("rules/{mname}"),
-            message: e.to_string(),
+            message: first_line(&e.to_string()),
         })?;
         let mut set = RuleSet {
             profiles: Vec::new(),
@@ -96,7 +102,7 @@ impl RuleSet {
         for (name, text) in files {
             let f: RulesFile = serde_saphyr::from_str(&text).map_err(|e| LoadError::Syntax {
                 file: name.clone(),
-                message: e.to_string(),
+                message: first_line(&e.to_string()),
             })?;
             set.profiles.extend(f.profiles);
             set.rules
@@ -203,6 +209,12 @@ impl RuleSet {
     }
 }
 
+/// The parser's message without its multi-line source snippet.
+fn first_line(msg: &str) -> String {
+    let line = msg.lines().next().unwrap_or(msg);
+    line.strip_prefix("error: ").unwrap_or(line).to_owned()
+}
+
 fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.split(['.', '-']).all(|w| {
@@ -231,7 +243,7 @@ mod tests {
     #[test]
     fn builtin_rules_load_and_have_unique_ids() {
         let set = RuleSet::builtin().unwrap();
-        for p in ["cloudcenter-worker"] {
+        for p in ["cloudcenter-worker", "rackspace-nova-agent"] {
             assert!(set.rules_of(p).count() > 0, "profile {p} has rules");
         }
     }

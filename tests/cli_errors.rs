@@ -1,0 +1,86 @@
+//! The tool's own failures: exit status 2 with one line on stderr naming what is wrong and where.
+
+mod common;
+
+use std::path::Path;
+
+/// Runs imgprep and checks the failure contract; returns the stderr line.
+fn fails(args: &[&str], fragment: &str) -> String {
+    let out = common::imgprep(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: stderr {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: one line expected, got {stderr:?}");
+    assert!(
+        stderr.contains(fragment),
+        "{args:?}: {stderr:?} does not mention {fragment:?}"
+    );
+    stderr
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let p = dir.join(name);
+    fs_err::write(&p, bytes).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn bad_inputs_exit_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let missing = d.join("missing.qcow2").display().to_string();
+    fails(&["inspect", &missing], "missing.qcow2");
+    fails(&["inspect", &d.display().to_string()], &d.display().to_string());
+
+    // A qcow2 header cut short, and one whose L1 table lies past the end of the file.
+    let mut q = b"QFI\xfb\0\0\0\x03".to_vec();
+    let short = write(d, "short.qcow2", &q);
+    fails(&["inspect", &short], "qcow2");
+    q.resize(104, 0);
+    q[20..24].copy_from_slice(&16u32.to_be_bytes()); // cluster_bits
+    q[24..32].copy_from_slice(&(1u64 << 30).to_be_bytes()); // size
+    q[36..40].copy_from_slice(&1u32.to_be_bytes()); // l1_size
+    q[40..48].copy_from_slice(&(1u64 << 40).to_be_bytes()); // l1_table_offset
+    q[100..104].copy_from_slice(&104u32.to_be_bytes()); // header_length
+    let lying = write(d, "lying.qcow2", &q);
+    fails(&["inspect", &lying], "lying.qcow2");
+
+    let demo = common::repo().join("images-test/demo/demo.qcow2").display().to_string();
+    fails(&["check", &demo, "--profile", "no-such-profile"], "no-such-profile");
+    fails(
+        &["check", &demo, "--profile", "cloudcenter-worker", "--param", "nope=1"],
+        "nope",
+    );
+    let rules = tempfile::tempdir().unwrap();
+    write(rules.path(), "bad.yaml", b"rules:\n  - id: Bad Id\n");
+    fails(
+        &[
+            "check",
+            &demo,
+            "--profile",
+            "cloudcenter-worker",
+            "--rules",
+            &rules.path().display().to_string(),
+        ],
+        "bad.yaml",
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = common::imgprep(["inspect", "--format", "yaml", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = common::imgprep(["check", "x.qcow2"]);
+    assert_eq!(out.status.code(), Some(2), "--profile is required");
+}
+
+#[test]
+fn an_image_without_an_os_is_an_empty_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let blank = write(dir.path(), "blank.img", &vec![0u8; 1 << 20]);
+    let out = common::imgprep_ok(["inspect", "--format", "json", &blank], 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["operatingsystems"], serde_json::json!([]));
+    let out = common::imgprep(["check", &blank, "--profile", "cloudcenter-worker"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no operating system"));
+}
