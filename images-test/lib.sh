@@ -4,13 +4,146 @@ export LC_ALL=C TZ=UTC
 export SOURCE_DATE_EPOCH=1700000000
 export E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH
 export LIBGUESTFS_BACKEND_SETTINGS=${LIBGUESTFS_BACKEND_SETTINGS:-force_tcg}
+export MTOOLS_SKIP_CHECK=1
 
 # fixture NAME: the cache directory of another fixture (listed on this script's `# needs:` line).
 fixture() { echo "$FIXTURES/$1"; }
+
+# debian_mirror: the first Debian archive URI this machine's apt sources use (so no host name is
+# written into the repository).
+debian_mirror() {
+  local uri=""
+  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    uri=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/debian.sources | head -n1)
+  fi
+  if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
+    uri=$(sed -n 's/^deb  *\(\[[^]]*\]  *\)\{0,1\}\([^ ]*\).*/\2/p' /etc/apt/sources.list | head -n1)
+  fi
+  [ -n "$uri" ] || { echo "no Debian mirror found in the apt sources" >&2; return 1; }
+  echo "$uri"
+}
+
+# unpack_root DIR: the debian-root fixture's tree (owners and modes kept) into a new DIR.
+unpack_root() {
+  mkdir -p "$1"
+  tar --numeric-owner -xpf "$(fixture debian-root)/root.tar" -C "$1"
+}
+
+# size_mib DIR: a filesystem size in MiB a little above what DIR holds (data, inodes, journal).
+size_mib() {
+  local kib files
+  kib=$(du -sk --apparent-size "$1" | cut -f1)
+  files=$(find "$1" | wc -l)
+  echo $(( kib * 5 / 4 / 1024 + files / 2048 + 24 ))
+}
+
+# clamp_times DIR: every mtime and atime in DIR set to SOURCE_DATE_EPOCH. (Inode change times
+# cannot be set from user space; mke2fs -d copies them, see mkext.)
+clamp_times() {
+  find "$1" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+}
+
+# mkext TYPE DIR IMG MIB UUID LABEL [mke2fs options...]: an ext2/3/4 filesystem of MIB MiB in the
+# plain file IMG holding DIR's tree. Owners, modes, symlinks, device nodes and hard links come from
+# DIR (we run as root); the root directory is 0:0. UUID, label and directory hash seed are fixed.
+mkext() {
+  local type=$1 dir=$2 img=$3 mib=$4 uuid=$5 label=$6
+  shift 6
+  rm -f "$img"
+  clamp_times "$dir"
+  mke2fs -q -F -t "$type" -d "$dir" -U "$uuid" -L "$label" \
+    -E "root_owner=0:0,hash_seed=$uuid" "$@" "$img" "${mib}M"
+  # mke2fs copies each inode change time from DIR, the time DIR was written: pin them too, so the
+  # same tree gives the same bytes.
+  if find "$dir" -name '*"*' | grep -q .; then
+    echo "mkext: a name in $dir holds a double quote, which debugfs cannot take" >&2
+    return 1
+  fi
+  (cd "$dir" && find . -mindepth 1 -print0) \
+    | sed -z 's/^\.//' | tr '\0' '\n' \
+    | sed "s/.*/sif \"&\" ctime @$SOURCE_DATE_EPOCH/" > "$img.debugfs"
+  debugfs -w -f "$img.debugfs" "$img" > "$img.debugfs.log" 2>&1
+  if grep -v '^debugfs' "$img.debugfs.log" | grep -q .; then
+    echo "mkext: debugfs complained:" >&2
+    head "$img.debugfs.log" >&2
+    return 1
+  fi
+  rm -f "$img.debugfs" "$img.debugfs.log"
+}
+
+# put FSIMG DISK START_SECTOR: copy a filesystem image into a disk image at a 512-byte sector,
+# keeping holes.
+put() {
+  dd if="$1" of="$2" bs=1M seek=$(( $3 * 512 )) oflag=seek_bytes conv=notrunc,sparse status=none
+}
 
 # inspector IMAGE OUTFILE: virt-inspector's XML for IMAGE, the reference the differential tests
 # compare against.
 inspector() {
   timeout 600 virt-inspector -a "$1" --no-icon > "$2.tmp"
   mv "$2.tmp" "$2"
+}
+
+# guestfs_facts IMAGE OUTFILE: what libguestfs sees in IMAGE below the OS level, as text: devices,
+# partition tables, partitions and filesystems, blkid of each (partition GUIDs, types and names,
+# filesystem type, label and UUID), and the inspected roots with their mountpoints and hostname.
+# One appliance launch, few calls (each is slow under TCG).
+guestfs_facts() {
+  local img=$1 outf=$2
+  (
+    eval "$(guestfish --listen --ro -a "$img")"
+    trap 'guestfish --remote exit >/dev/null 2>&1 || true' EXIT
+    # A call that fails ends the server unless its name starts with `-`; its error then goes to
+    # the server's stderr (the build log) and the call prints nothing here.
+    g() { guestfish --remote -- "$@"; }
+    g_may_fail() { guestfish --remote -- "-$1" "${@:2}"; }
+    g run
+    local devs parts fss dev root
+    devs=$(g list-devices)
+    parts=$(g list-partitions)
+    fss=$(g list-filesystems)
+    {
+      echo "## list-devices"; echo "$devs"
+      for dev in $devs; do
+        echo "## part-get-parttype $dev"; g_may_fail part-get-parttype "$dev"
+      done
+      echo "## list-partitions"; echo "$parts"
+      echo "## list-filesystems"; echo "$fss"
+      for dev in $( { echo "$parts"; echo "$fss" | cut -d: -f1; } | grep . | sort -u -V); do
+        echo "## blkid $dev"; g_may_fail blkid "$dev" | sed 's/^/  /'
+      done
+      echo "## inspect-os"
+      for root in $(g inspect-os); do
+        echo "$root"
+        echo "## inspect-get-mountpoints $root"; g_may_fail inspect-get-mountpoints "$root"
+        echo "## inspect-get-hostname $root"; g_may_fail inspect-get-hostname "$root"
+      done
+    } > "$outf.tmp"
+  )
+  mv "$outf.tmp" "$outf"
+}
+
+# check_xml XML [FIELD...]: fail unless the inspector XML has every field the differential tests
+# compare (minus the FIELDs named, which the image deliberately lacks).
+check_xml() {
+  local xml=$1 f skip
+  shift
+  for f in root name arch distro product_name major_version minor_version package_format \
+    package_management hostname osinfo mountpoint filesystem application; do
+    for skip in "$@"; do [ "$f" = "$skip" ] && continue 2; done
+    if ! grep -q "<$f[ >]" "$xml"; then
+      echo "$xml: virt-inspector reported no <$f>" >&2
+      return 1
+    fi
+  done
+}
+
+# reference IMAGE [FIELD...]: the references next to IMAGE: IMAGE.inspector.xml (checked to have
+# the compared fields but the FIELDs named) and IMAGE.guestfish.txt.
+reference() {
+  local img=$1
+  shift
+  inspector "$img" "$img.inspector.xml"
+  check_xml "$img.inspector.xml" "$@"
+  guestfs_facts "$img" "$img.guestfish.txt"
 }

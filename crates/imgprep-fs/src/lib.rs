@@ -13,6 +13,9 @@
 use std::fmt;
 use std::io;
 
+pub mod swap;
+pub use swap::probe_swap;
+
 /// What probing a block device found, spelled as libguestfs and `blkid` spell it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FsInfo {

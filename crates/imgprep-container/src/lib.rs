@@ -1,0 +1,533 @@
+//! Read-only disk image containers: turns an image file (raw, qcow2, VMDK, VHD, VHDX) into the
+//! virtual disk a guest would see, as one [`ReadAt`].
+//!
+//! The format is detected from the file's content, never from its name. qcow2 backing chains
+//! and VMDK extent files are opened through a [`BackingResolver`], so callers decide which other
+//! files an image may name ([`Disk::open`] resolves them on the host file system the way qemu
+//! does; [`Disk::from_source`] with [`NoFiles`] refuses them). Reads go through small caches of
+//! L2 tables, BATs and grain tables, so memory stays bounded whatever the virtual size.
+//!
+//! This crate never writes, knows nothing of partitions or filesystems, and refuses features it
+//! does not implement (encryption, zstd clusters, extended L2 entries, external data files, VHD
+//! and VHDX differencing disks, VHDX logs that need replaying) with [`Error::Unsupported`]
+//! instead of returning wrong bytes.
+#![forbid(unsafe_code)]
+
+mod error;
+mod qcow2;
+mod util;
+mod vhd;
+mod vhdx;
+mod vmdk;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use error::Error;
+use imgprep_io::{FileSource, ReadAt};
+
+/// Longest backing chain accepted below the top image.
+pub const MAX_BACKING_DEPTH: usize = 64;
+
+/// A container format, named as qemu names it on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Plain disk bytes.
+    Raw,
+    /// QEMU copy-on-write v2/v3.
+    Qcow2,
+    /// VMware virtual disk.
+    Vmdk,
+    /// Virtual PC / Hyper-V VHD (qemu's "vpc").
+    Vhd,
+    /// Hyper-V VHDX.
+    Vhdx,
+}
+
+impl Format {
+    /// The format for a qemu driver name as stored in a qcow2 backing-format extension.
+    pub fn from_qemu_name(name: &str) -> Option<Format> {
+        Some(match name {
+            "raw" => Format::Raw,
+            "qcow2" => Format::Qcow2,
+            "vmdk" => Format::Vmdk,
+            "vpc" => Format::Vhd,
+            "vhdx" => Format::Vhdx,
+            _ => return None,
+        })
+    }
+
+    /// qemu's driver name (`raw`, `qcow2`, `vmdk`, `vpc`, `vhdx`).
+    pub fn qemu_name(self) -> &'static str {
+        match self {
+            Format::Raw => "raw",
+            Format::Qcow2 => "qcow2",
+            Format::Vmdk => "vmdk",
+            Format::Vhd => "vpc",
+            Format::Vhdx => "vhdx",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Raw => "raw",
+            Format::Qcow2 => "qcow2",
+            Format::Vmdk => "vmdk",
+            Format::Vhd => "vhd",
+            Format::Vhdx => "vhdx",
+        })
+    }
+}
+
+/// One image of a backing chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    /// Where the image was opened from (as given for the top image, as resolved for backing
+    /// files; empty for an in-memory top image).
+    pub path: PathBuf,
+    /// Its format.
+    pub format: Format,
+}
+
+/// What other file an image names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A qcow2 backing file.
+    BackingFile,
+    /// A file holding one extent of a VMDK described by a descriptor file.
+    ExtentFile,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::BackingFile => "backing file",
+            Role::ExtentFile => "extent file",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Opens the files an image names: qcow2 backing files and VMDK extents.
+pub trait BackingResolver {
+    /// Opens `name`, as stored in the image at `naming_image`.
+    ///
+    /// Returns the path that identifies the file (two names of one file must give the same path:
+    /// it is how loops are found) and its bytes.
+    fn open(
+        &self,
+        naming_image: &Path,
+        name: &str,
+        role: Role,
+    ) -> Result<(PathBuf, Arc<dyn ReadAt>), Error>;
+}
+
+/// Resolves names on the host file system as qemu does: absolute names as they are, relative
+/// names against the directory of the image that names them. Returned paths are canonical.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostFiles;
+
+impl BackingResolver for HostFiles {
+    fn open(
+        &self,
+        naming_image: &Path,
+        name: &str,
+        role: Role,
+    ) -> Result<(PathBuf, Arc<dyn ReadAt>), Error> {
+        let candidate = if Path::new(name).is_absolute() {
+            PathBuf::from(name)
+        } else {
+            naming_image
+                .parent()
+                .unwrap_or_else(|| Path::new(""))
+                .join(name)
+        };
+        let fail = |source| Error::BackingOpen {
+            role: role.as_str(),
+            name: name.to_owned(),
+            path: candidate.clone(),
+            source,
+        };
+        let path = fs_err::canonicalize(&candidate).map_err(fail)?;
+        let src = FileSource::open(path.clone()).map_err(fail)?;
+        Ok((path, Arc::new(src)))
+    }
+}
+
+/// Refuses every backing file and extent file: for images read from memory or from untrusted
+/// places where naming host files must not open them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoFiles;
+
+impl BackingResolver for NoFiles {
+    fn open(
+        &self,
+        _naming_image: &Path,
+        name: &str,
+        role: Role,
+    ) -> Result<(PathBuf, Arc<dyn ReadAt>), Error> {
+        Err(Error::BackingRefused {
+            role: role.as_str(),
+            name: name.to_owned(),
+        })
+    }
+}
+
+/// An opened image: its format, the guest-visible bytes and the chain of files behind them.
+pub struct Disk {
+    format: Format,
+    size: u64,
+    sector_size: u32,
+    source: Arc<dyn ReadAt>,
+    chain: Vec<Layer>,
+}
+
+impl fmt::Debug for Disk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Disk")
+            .field("format", &self.format)
+            .field("virtual_size", &self.size)
+            .field("sector_size", &self.sector_size)
+            .field("chain", &self.chain)
+            .finish()
+    }
+}
+
+impl Disk {
+    /// Opens the image at `path`, detecting its format from its content, and any backing files
+    /// and extent files it names (relative names against the directory of the naming image).
+    pub fn open(path: &Path) -> Result<Disk, Error> {
+        let src: Arc<dyn ReadAt> = Arc::new(FileSource::open(path)?);
+        let mut ctx = OpenCtx::new(&HostFiles);
+        if let Ok(canonical) = fs_err::canonicalize(path) {
+            ctx.seen.insert(canonical);
+        }
+        Disk::open_top(&mut ctx, src, path, None)
+    }
+
+    /// Opens an image from any byte source, such as a buffer in memory. Files the image names
+    /// are opened through `resolver` (pass [`NoFiles`] to refuse them) relative to an empty path.
+    pub fn from_source(
+        src: Arc<dyn ReadAt>,
+        resolver: &dyn BackingResolver,
+    ) -> Result<Disk, Error> {
+        let mut ctx = OpenCtx::new(resolver);
+        Disk::open_top(&mut ctx, src, Path::new(""), None)
+    }
+
+    /// Opens an image whose format the caller states (as qemu's `-f`), without detection.
+    pub fn from_source_as(
+        src: Arc<dyn ReadAt>,
+        format: Format,
+        resolver: &dyn BackingResolver,
+    ) -> Result<Disk, Error> {
+        let mut ctx = OpenCtx::new(resolver);
+        Disk::open_top(&mut ctx, src, Path::new(""), Some(format))
+    }
+
+    /// Like [`Disk::from_source`], with a path for the top image: relative backing names are
+    /// resolved against its directory and it appears in [`Disk::chain`].
+    pub fn from_source_at(
+        src: Arc<dyn ReadAt>,
+        path: &Path,
+        resolver: &dyn BackingResolver,
+    ) -> Result<Disk, Error> {
+        let mut ctx = OpenCtx::new(resolver);
+        ctx.seen.insert(path.to_owned());
+        Disk::open_top(&mut ctx, src, path, None)
+    }
+
+    fn open_top(
+        ctx: &mut OpenCtx<'_>,
+        src: Arc<dyn ReadAt>,
+        path: &Path,
+        format: Option<Format>,
+    ) -> Result<Disk, Error> {
+        let format = match format {
+            Some(f) => f,
+            None => detect(&*src)?,
+        };
+        let opened = open_layer(ctx, src, path, format)?;
+        Ok(Disk {
+            format,
+            size: opened.size,
+            sector_size: opened.sector_size,
+            source: opened.source,
+            chain: std::mem::take(&mut ctx.chain),
+        })
+    }
+
+    /// The format of the top image.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Size of the virtual disk in bytes.
+    pub fn virtual_size(&self) -> u64 {
+        self.size
+    }
+
+    /// Logical sector size of the virtual disk (512, or 4096 for some VHDX images).
+    pub fn sector_size(&self) -> u32 {
+        self.sector_size
+    }
+
+    /// The guest-visible disk bytes.
+    pub fn source(&self) -> Arc<dyn ReadAt> {
+        self.source.clone()
+    }
+
+    /// This image, then its backing file, then that file's backing file, and so on.
+    pub fn chain(&self) -> &[Layer] {
+        &self.chain
+    }
+}
+
+/// Detects the container format of `src` from its content.
+///
+/// Anything not recognised is [`Format::Raw`]. Known formats this crate does not read (qcow
+/// version 1, QED, VDI, Parallels, DMG) are refused with [`Error::UnsupportedFormat`] so they are
+/// not mistaken for raw disks.
+pub fn detect(src: &dyn ReadAt) -> Result<Format, Error> {
+    let size = src.size();
+    let mut head = vec![0u8; size.min(2048) as usize];
+    src.read_exact_at(0, &mut head)?;
+    let starts = |sig: &[u8]| head.starts_with(sig);
+    if starts(b"QFI\xfb") {
+        if head.len() >= 8 && util::field::be32(&head, 4) == 1 {
+            return Err(Error::UnsupportedFormat {
+                name: "qcow",
+                offset: 0,
+            });
+        }
+        return Ok(Format::Qcow2);
+    }
+    if starts(b"KDMV") || starts(b"COWD") {
+        return Ok(Format::Vmdk);
+    }
+    if starts(b"conectix") {
+        return Ok(Format::Vhd);
+    }
+    if starts(b"vhdxfile") {
+        return Ok(Format::Vhdx);
+    }
+    if starts(b"QED\0") {
+        return Err(Error::UnsupportedFormat {
+            name: "qed",
+            offset: 0,
+        });
+    }
+    if starts(b"WithoutFreeSpace") || starts(b"WithouFreSpacExt") {
+        return Err(Error::UnsupportedFormat {
+            name: "parallels",
+            offset: 0,
+        });
+    }
+    if head.len() >= 68 && util::field::le32(&head, 64) == 0xbeda_107f {
+        return Err(Error::UnsupportedFormat {
+            name: "vdi",
+            offset: 64,
+        });
+    }
+    if vmdk::probe_descriptor(&head) {
+        return Ok(Format::Vmdk);
+    }
+    if size >= 512 {
+        let mut tail = [0u8; 512];
+        src.read_exact_at(size - 512, &mut tail)?;
+        if vhd::is_fixed_footer(&tail) {
+            return Ok(Format::Vhd);
+        }
+        if tail.starts_with(b"koly") {
+            return Err(Error::UnsupportedFormat {
+                name: "dmg",
+                offset: size - 512,
+            });
+        }
+    }
+    Ok(Format::Raw)
+}
+
+/// What opening one format yields.
+pub(crate) struct Opened {
+    pub(crate) source: Arc<dyn ReadAt>,
+    pub(crate) size: u64,
+    pub(crate) sector_size: u32,
+}
+
+/// State shared while one chain is opened.
+pub(crate) struct OpenCtx<'a> {
+    pub(crate) resolver: &'a dyn BackingResolver,
+    chain: Vec<Layer>,
+    seen: HashSet<PathBuf>,
+    cache: Arc<util::Cache>,
+}
+
+impl<'a> OpenCtx<'a> {
+    fn new(resolver: &'a dyn BackingResolver) -> Self {
+        Self {
+            resolver,
+            chain: Vec::new(),
+            seen: HashSet::new(),
+            cache: util::Cache::new(),
+        }
+    }
+}
+
+fn open_layer(
+    ctx: &mut OpenCtx<'_>,
+    src: Arc<dyn ReadAt>,
+    path: &Path,
+    format: Format,
+) -> Result<Opened, Error> {
+    ctx.chain.push(Layer {
+        path: path.to_owned(),
+        format,
+    });
+    match format {
+        Format::Raw => Ok(Opened {
+            size: src.size(),
+            source: src,
+            sector_size: 512,
+        }),
+        Format::Qcow2 => {
+            let header = qcow2::Header::parse(&*src)?;
+            let backing = match &header.backing {
+                Some(b) => Some(open_backing(ctx, path, &b.name, b.format.as_deref())?),
+                None => None,
+            };
+            qcow2::open(src, header, backing, &ctx.cache)
+        }
+        Format::Vmdk => vmdk::open(src, path, ctx.resolver, &ctx.cache),
+        Format::Vhd => vhd::open(src, &ctx.cache),
+        Format::Vhdx => vhdx::open(src, &ctx.cache),
+    }
+}
+
+/// Opens the backing file `name` of the image at `naming`, returning its guest-visible bytes.
+fn open_backing(
+    ctx: &mut OpenCtx<'_>,
+    naming: &Path,
+    name: &str,
+    declared: Option<&str>,
+) -> Result<Arc<dyn ReadAt>, Error> {
+    if ctx.chain.len() > MAX_BACKING_DEPTH {
+        return Err(Error::BackingTooDeep {
+            limit: MAX_BACKING_DEPTH,
+        });
+    }
+    let declared = match declared {
+        Some(n) => Some(
+            Format::from_qemu_name(n)
+                .ok_or_else(|| Error::UnknownBackingFormat { name: n.to_owned() })?,
+        ),
+        None => None,
+    };
+    let (path, src) = ctx.resolver.open(naming, name, Role::BackingFile)?;
+    if !ctx.seen.insert(path.clone()) {
+        return Err(Error::BackingLoop { path });
+    }
+    let wrap = |e: Error| match e {
+        // Keep chain-level errors unwrapped so the message names the file once.
+        e @ (Error::BackingLoop { .. } | Error::BackingTooDeep { .. } | Error::InFile { .. }) => e,
+        e => Error::InFile {
+            path: path.clone(),
+            source: Box::new(e),
+        },
+    };
+    let format = match declared {
+        Some(f) => f,
+        None => match detect(&*src).map_err(wrap)? {
+            Format::Raw => return Err(Error::UndeclaredRawBacking { path }),
+            f => f,
+        },
+    };
+    let opened = open_layer(ctx, src, &path, format).map_err(wrap)?;
+    Ok(opened.source)
+}
+
+/// Reads from `backing` (zeros where there is none, and past its end).
+pub(crate) fn read_backing(
+    backing: Option<&Arc<dyn ReadAt>>,
+    offset: u64,
+    buf: &mut [u8],
+) -> std::io::Result<()> {
+    match backing {
+        Some(b) => util::read_zero_past_eof(&**b, offset, buf),
+        None => {
+            buf.fill(0);
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detect_bytes(head: &[u8], len: usize) -> Result<Format, String> {
+        let mut b = head.to_vec();
+        b.resize(len.max(head.len()), 0);
+        detect(&b).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn formats_are_detected_by_content() {
+        let mut fixed_vhd = vec![0u8; 4096];
+        let footer = &mut fixed_vhd[3584..];
+        footer[..8].copy_from_slice(b"conectix");
+        footer[60..64].copy_from_slice(&2u32.to_be_bytes());
+        let sum = footer.iter().fold(0u32, |a, &b| a.wrapping_add(b.into()));
+        footer[64..68].copy_from_slice(&(!sum).to_be_bytes());
+        let mut bad_sum = fixed_vhd.clone();
+        bad_sum[4095] = 1;
+        let cases: &[(&[u8], usize, Result<Format, &str>)] = &[
+            (b"", 0, Ok(Format::Raw)),
+            (b"\xeb\x63\x90", 4096, Ok(Format::Raw)),
+            (b"QFI\xfb\0\0\0\x03", 512, Ok(Format::Qcow2)),
+            (b"QFI\xfb\0\0\0\x02", 512, Ok(Format::Qcow2)),
+            (b"QFI\xfb\0\0\0\x01", 512, Err("qcow format")),
+            (b"KDMV", 512, Ok(Format::Vmdk)),
+            (b"# Disk DescriptorFile\nversion=1\n", 0, Ok(Format::Vmdk)),
+            (b"conectix", 512, Ok(Format::Vhd)),
+            (&fixed_vhd, 0, Ok(Format::Vhd)),
+            (&bad_sum, 0, Ok(Format::Raw)),
+            (b"vhdxfile", 512, Ok(Format::Vhdx)),
+            (b"QED\0", 512, Err("qed format")),
+            (b"WithoutFreeSpace", 512, Err("parallels format")),
+        ];
+        for (head, len, want) in cases {
+            let got = detect_bytes(head, *len);
+            match (want, &got) {
+                (Ok(w), Ok(g)) => assert_eq!(w, g, "{head:?}"),
+                (Err(frag), Err(e)) => assert!(e.contains(frag), "{head:?}: {e}"),
+                _ => panic!("{head:?}: got {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn format_names_follow_qemu() {
+        for f in [
+            Format::Raw,
+            Format::Qcow2,
+            Format::Vmdk,
+            Format::Vhd,
+            Format::Vhdx,
+        ] {
+            assert_eq!(Format::from_qemu_name(f.qemu_name()), Some(f));
+        }
+        assert_eq!(Format::Vhd.to_string(), "vhd");
+        assert_eq!(Format::Vhd.qemu_name(), "vpc");
+        assert_eq!(Format::from_qemu_name("qed"), None);
+    }
+}

@@ -1,0 +1,364 @@
+//! Block devices of virtual disks, named exactly as libguestfs names them: whole disks
+//! (`/dev/sda`), MBR and GPT partitions (`/dev/sda1`, logical partitions from `/dev/sda5`) and
+//! LVM2 logical volumes (`/dev/VG/LV`), each readable as a [`ReadAt`].
+//!
+//! [`scan`] reads partition tables the way the Linux kernel does, finds LVM2 physical volumes,
+//! assembles the newest valid metadata of each volume group and maps linear and striped LVs onto
+//! their PVs. LUKS devices are recognised and reported, not opened. Everything this crate cannot
+//! read (thin, RAID, snapshot LVs, missing PVs, broken chains) becomes a [`Note`], never wrong
+//! bytes.
+//!
+//! This crate knows nothing about filesystems: it says which devices might hold one
+//! ([`Volumes::filesystem_candidates`]) and leaves probing to the filesystem crates. It never
+//! writes.
+#![forbid(unsafe_code)]
+
+mod crc;
+mod error;
+pub mod gpt;
+pub mod luks;
+pub mod lvm;
+mod mbr;
+mod table;
+
+use std::fmt;
+use std::sync::Arc;
+
+use imgprep_io::{ReadAt, Slice};
+
+pub use error::Error;
+pub use table::{
+    MAX_PARTITION_NUMBER, Partition, PartitionTable, Scheme, TableRead, read_partition_table,
+};
+
+/// A block device: a disk, a partition or an LV.
+#[derive(Clone)]
+pub struct BlockDevice {
+    /// `/dev/sda`, `/dev/sda1`, `/dev/VG/LV`.
+    pub name: String,
+    /// The device's bytes.
+    pub source: Arc<dyn ReadAt>,
+    pub kind: DeviceKind,
+    /// What this crate found on the device.
+    pub content: Content,
+}
+
+impl fmt::Debug for BlockDevice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockDevice")
+            .field("name", &self.name)
+            .field("size", &self.source.size())
+            .field("kind", &self.kind)
+            .field("content", &self.content)
+            .finish()
+    }
+}
+
+/// Where a block device comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceKind {
+    Disk {
+        /// 0 for `/dev/sda`.
+        index: usize,
+        mbr_signature: Option<u32>,
+        /// Upper-case disk GUID of a GPT disk.
+        gpt_guid: Option<String>,
+    },
+    Partition {
+        /// The disk's name, `/dev/sda`.
+        disk: String,
+        number: u32,
+        /// Byte offset on the disk.
+        start: u64,
+        /// Size in bytes.
+        size: u64,
+        scheme: Scheme,
+        mbr_type: Option<u8>,
+        /// Upper-case GUID, as libguestfs's `part-get-gpt-type` prints it.
+        gpt_type: Option<String>,
+        /// PARTUUID as blkid prints it: lower-case GUID for GPT, `%08x-%02x` for MBR.
+        part_uuid: Option<String>,
+        gpt_name: Option<String>,
+        bootable: bool,
+        /// An MBR extended partition: a container of logical partitions, never a filesystem.
+        /// Its `size` is the table's, as sfdisk and parted report it (the Linux device node of
+        /// an extended partition is only 1 KiB long).
+        extended: bool,
+    },
+    LogicalVolume {
+        vg: String,
+        lv: String,
+        /// LV UUID as in the metadata (with dashes; libguestfs's `lvuuid` drops them).
+        lv_uuid: String,
+        vg_uuid: String,
+    },
+}
+
+/// What a block device holds, as far as this crate can tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// Nothing this crate recognises: maybe a filesystem, maybe swap, maybe nothing.
+    Unknown,
+    /// A partition table (the disk's partitions are listed as their own devices).
+    PartitionTable(Scheme),
+    /// The container of an MBR extended partition.
+    ExtendedPartition,
+    /// An LVM2 physical volume; `vg` when its volume group was assembled.
+    LvmPv { uuid: String, vg: Option<String> },
+    /// A LUKS-encrypted device, not readable without its key.
+    Luks { version: u16, uuid: String },
+}
+
+/// A fact worth reporting that did not stop the scan.
+#[derive(Debug)]
+pub struct Note {
+    /// The device (or `/dev/VG` for a volume group) the note is about.
+    pub device: String,
+    pub kind: NoteKind,
+}
+
+/// The kinds of [`Note`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum NoteKind {
+    /// The device is LUKS-encrypted; its contents are not readable.
+    Encrypted { version: u16, uuid: String },
+    /// An LV that exists but cannot be read (unsupported type, missing PV, broken mapping).
+    LvUnreadable(Error),
+    /// A partition table problem that Linux tolerates: a partition skipped or truncated, an
+    /// extended chain cut short, the backup GPT used instead of a bad primary.
+    PartitionTable(Error),
+    /// LVM problems: a bad metadata copy ignored, a missing PV, an unreadable label.
+    Lvm(Error),
+    /// A device that could not be examined (its header could not be read or made no sense).
+    Unreadable(Error),
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            NoteKind::Encrypted { version, uuid } => write!(
+                f,
+                "{}: encrypted (LUKS{version}, UUID {uuid}); not readable",
+                self.device
+            ),
+            NoteKind::LvUnreadable(e)
+            | NoteKind::PartitionTable(e)
+            | NoteKind::Lvm(e)
+            | NoteKind::Unreadable(e) => write!(f, "{}: {e}", self.device),
+        }
+    }
+}
+
+/// Every block device of a set of disks, in libguestfs order (disks, each followed by its
+/// partitions, then LVs sorted by VG and LV name), with the notes the scan made.
+#[derive(Debug, Default)]
+pub struct Volumes {
+    pub devices: Vec<BlockDevice>,
+    pub notes: Vec<Note>,
+}
+
+impl Volumes {
+    /// The device called `name`.
+    pub fn get(&self, name: &str) -> Option<&BlockDevice> {
+        self.devices.iter().find(|d| d.name == name)
+    }
+
+    /// Devices that may hold a filesystem: not partitioned disks, partitions other than extended
+    /// containers, LVs; never PVs or LUKS devices.
+    pub fn filesystem_candidates(&self) -> impl Iterator<Item = &BlockDevice> {
+        self.devices
+            .iter()
+            .filter(|d| d.content == Content::Unknown)
+    }
+}
+
+/// One disk given to [`scan_disks`].
+#[derive(Clone)]
+pub struct DiskInput {
+    pub source: Arc<dyn ReadAt>,
+    /// Logical sector size in bytes: 512, or 4096 for 4Kn disks.
+    pub sector_size: u32,
+}
+
+impl fmt::Debug for DiskInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DiskInput")
+            .field("size", &self.source.size())
+            .field("sector_size", &self.sector_size)
+            .finish()
+    }
+}
+
+/// The Linux name of disk `index` (0 = `/dev/sda`, 25 = `/dev/sdz`, 26 = `/dev/sdaa`).
+pub fn disk_name(index: usize) -> String {
+    let mut letters = Vec::new();
+    let mut n = index;
+    loop {
+        letters.push(b'a' + (n % 26) as u8);
+        if n < 26 {
+            break;
+        }
+        n = n / 26 - 1;
+    }
+    letters.reverse();
+    format!("/dev/sd{}", String::from_utf8_lossy(&letters))
+}
+
+/// Scans disks that all have the same logical sector size (512 for nearly every image).
+pub fn scan(disks: &[Arc<dyn ReadAt>], sector_size: u32) -> Result<Volumes, Error> {
+    let inputs: Vec<DiskInput> = disks
+        .iter()
+        .map(|d| DiskInput {
+            source: d.clone(),
+            sector_size,
+        })
+        .collect();
+    scan_disks(&inputs)
+}
+
+/// Scans disks, named `/dev/sda`, `/dev/sdb`, ... in order, for partitions, PVs, LVs and LUKS.
+///
+/// Fails when a disk cannot be read, has an unsupported sector size, or has a GPT whose primary
+/// and backup headers are both unusable; everything else becomes a [`Note`].
+pub fn scan_disks(disks: &[DiskInput]) -> Result<Volumes, Error> {
+    let mut vols = Volumes::default();
+    for (index, disk) in disks.iter().enumerate() {
+        let name = disk_name(index);
+        let read = read_partition_table(&*disk.source, disk.sector_size)?;
+        vols.notes.extend(read.notes.into_iter().map(|e| Note {
+            device: name.clone(),
+            kind: NoteKind::PartitionTable(e),
+        }));
+        let (mbr_signature, gpt_guid, content) = match &read.table {
+            PartitionTable::None => (None, None, Content::Unknown),
+            PartitionTable::Mbr { signature, .. } => {
+                (Some(*signature), None, Content::PartitionTable(Scheme::Mbr))
+            }
+            PartitionTable::Gpt { guid, .. } => (
+                None,
+                Some(guid.clone()),
+                Content::PartitionTable(Scheme::Gpt),
+            ),
+        };
+        vols.devices.push(BlockDevice {
+            name: name.clone(),
+            source: disk.source.clone(),
+            kind: DeviceKind::Disk {
+                index,
+                mbr_signature,
+                gpt_guid,
+            },
+            content,
+        });
+        for p in read.table.partitions() {
+            let source = Slice::new(disk.source.clone(), p.start, p.size)
+                .map_err(|e| Error::read("partition", p.start, e))?;
+            vols.devices.push(BlockDevice {
+                name: format!("{name}{}", p.number),
+                source: Arc::new(source),
+                kind: DeviceKind::Partition {
+                    disk: name.clone(),
+                    number: p.number,
+                    start: p.start,
+                    size: p.size,
+                    scheme: p.scheme,
+                    mbr_type: p.mbr_type,
+                    gpt_type: p.gpt_type.clone(),
+                    part_uuid: p.part_uuid.clone(),
+                    gpt_name: p.gpt_name.clone(),
+                    bootable: p.bootable,
+                    extended: p.extended,
+                },
+                content: if p.extended {
+                    Content::ExtendedPartition
+                } else {
+                    Content::Unknown
+                },
+            });
+        }
+    }
+
+    // PV labels and LUKS headers on whole disks without a table and on partitions.
+    let mut pvs = Vec::new();
+    for dev in &mut vols.devices {
+        if dev.content != Content::Unknown {
+            continue;
+        }
+        match lvm::read_label(&*dev.source) {
+            Ok(Some(label)) => {
+                dev.content = Content::LvmPv {
+                    uuid: label.uuid.clone(),
+                    vg: None,
+                };
+                pvs.push(lvm::FoundPv {
+                    device: dev.name.clone(),
+                    source: dev.source.clone(),
+                    label,
+                });
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => vols.notes.push(Note {
+                device: dev.name.clone(),
+                kind: NoteKind::Lvm(e),
+            }),
+        }
+        check_luks(dev, &mut vols.notes);
+    }
+
+    let mut assembled = lvm::assemble(&pvs, &mut vols.notes);
+    for dev in &mut vols.devices {
+        if let Content::LvmPv { vg, .. } = &mut dev.content {
+            *vg = assembled.pv_vg.remove(&dev.name);
+        }
+    }
+    for mut lv in assembled.lvs {
+        check_luks(&mut lv, &mut vols.notes);
+        vols.devices.push(lv);
+    }
+    Ok(vols)
+}
+
+fn check_luks(dev: &mut BlockDevice, notes: &mut Vec<Note>) {
+    match luks::probe(&*dev.source) {
+        Ok(Some(h)) => {
+            notes.push(Note {
+                device: dev.name.clone(),
+                kind: NoteKind::Encrypted {
+                    version: h.version,
+                    uuid: h.uuid.clone(),
+                },
+            });
+            dev.content = Content::Luks {
+                version: h.version,
+                uuid: h.uuid,
+            };
+        }
+        Ok(None) => {}
+        Err(e) => notes.push(Note {
+            device: dev.name.clone(),
+            kind: NoteKind::Unreadable(e),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn disk_names_follow_linux() {
+        for (i, name) in [
+            (0, "/dev/sda"),
+            (1, "/dev/sdb"),
+            (25, "/dev/sdz"),
+            (26, "/dev/sdaa"),
+            (27, "/dev/sdab"),
+            (51, "/dev/sdaz"),
+            (52, "/dev/sdba"),
+            (701, "/dev/sdzz"),
+            (702, "/dev/sdaaa"),
+        ] {
+            assert_eq!(super::disk_name(i), name, "index {i}");
+        }
+    }
+}
