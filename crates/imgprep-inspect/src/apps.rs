@@ -22,7 +22,11 @@ pub(crate) fn list(g: &dyn Guest, d: &Data) -> (Vec<Application>, Vec<String>) {
                         .iter()
                         .map(|p| format!("{path}: a package record is unreadable: {p}")),
                 );
-                listing.packages.into_iter().map(application).collect()
+                listing
+                    .packages
+                    .into_iter()
+                    .map(|p| application(p, format))
+                    .collect()
             }
             Ok(None) => Vec::new(),
             Err(e) => {
@@ -46,15 +50,22 @@ pub(crate) fn list(g: &dyn Guest, d: &Data) -> (Vec<Application>, Vec<String>) {
     (apps, notes)
 }
 
-fn application(p: Package) -> Application {
+/// A package as virt-inspector reports it. For rpm, libguestfs formats `%{URL}` (so a missing URL
+/// is `(none)`) and does not report the source rpm.
+fn application(p: Package, format: &str) -> Application {
+    let rpm = format == "rpm";
     Application {
         name: p.name,
         epoch: p.epoch,
         version: nonempty(p.version),
         release: nonempty(p.release),
         arch: nonempty(p.arch),
-        url: p.url,
-        source_package: p.source_package,
+        url: if rpm {
+            Some(p.url.unwrap_or_else(|| "(none)".into()))
+        } else {
+            p.url
+        },
+        source_package: if rpm { None } else { p.source_package },
         summary: p.summary,
         description: p.description,
         ..Default::default()
