@@ -1,0 +1,898 @@
+//! Read-only reader for Windows registry hive files (the `regf` format of `SYSTEM`, `SOFTWARE`,
+//! `NTUSER.DAT`, …), so inspection can read keys and values from an offline Windows image.
+//!
+//! A [`Hive`] is parsed from the bytes of one hive file: the base block (signature, sequence
+//! numbers, checksum), the hive bins and the cells in them. [`Key`]s and [`Value`]s are views
+//! into those bytes; names are looked up case-insensitively as Windows does. Value data is
+//! decoded into [`Data`] the way hivex decodes it (strings stop at the first UTF-16 NUL, big-data
+//! `db` cells are joined).
+//!
+//! It does not write hives, does not replay transaction logs (`.LOG1`/`.LOG2`; a hive whose
+//! sequence numbers differ is reported by [`Hive::is_dirty`] and read as it is), and knows
+//! nothing about where hives live in a guest. Every offset, count and length read from the file
+//! is checked: damaged or hostile hives give an [`Error`] naming the structure and its offset.
+#![forbid(unsafe_code)]
+
+use std::collections::HashSet;
+use std::fmt;
+
+/// Size of the base block at the start of the file; cell offsets count from its end.
+const BASE_BLOCK: usize = 0x1000;
+/// Largest value data this reader returns (hivex refuses values above 8 MB).
+pub const MAX_VALUE_LEN: u32 = 64 << 20;
+/// Data bytes in one segment of a big-data value.
+const DB_SEGMENT: u32 = 16344;
+/// How deeply `ri` subkey lists may nest (Windows writes one level).
+const MAX_LIST_DEPTH: u32 = 4;
+
+/// Why a hive could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file cannot even hold a base block.
+    #[error("hive is {len} bytes, shorter than its 4096-byte base block")]
+    TooShort {
+        /// File length.
+        len: usize,
+    },
+    /// A structure does not start with the signature it must have.
+    #[error("{what} at {offset:#x}: expected signature {expected:?}, found {found:?}")]
+    Signature {
+        /// The structure.
+        what: &'static str,
+        /// Its file offset.
+        offset: u64,
+        /// The signature it must have.
+        expected: &'static str,
+        /// What is there.
+        found: String,
+    },
+    /// The base block names a format version this reader does not know.
+    #[error("base block: hive format version {major}.{minor} is not supported (expected 1.x)")]
+    Version {
+        /// Major version.
+        major: u32,
+        /// Minor version.
+        minor: u32,
+    },
+    /// The base block checksum does not match its contents.
+    #[error("base block checksum at 0x1fc is {found:#010x}, expected {expected:#010x}")]
+    Checksum {
+        /// The checksum computed over the base block.
+        expected: u32,
+        /// The checksum stored.
+        found: u32,
+    },
+    /// A hive bin header is inconsistent.
+    #[error("hbin at {offset:#x}: {field} is {found:#x}, expected {expected}")]
+    Bin {
+        /// File offset of the hbin.
+        offset: u64,
+        /// The header field.
+        field: &'static str,
+        /// What it holds.
+        found: u64,
+        /// What it should hold.
+        expected: String,
+    },
+    /// A cell's size field is impossible.
+    #[error(
+        "cell at {offset:#x} has size {size}, not a multiple of 4 of at least 8 bytes inside its \
+         hbin (which ends at {bin_end:#x})"
+    )]
+    CellSize {
+        /// File offset of the cell.
+        offset: u64,
+        /// The size field (negative when allocated).
+        size: i32,
+        /// End of the hbin holding the cell.
+        bin_end: u64,
+    },
+    /// A reference points outside every hive bin.
+    #[error("{what} at {offset:#x} is outside the hive bins (0x1000..{end:#x})")]
+    Outside {
+        /// What the reference is to.
+        what: &'static str,
+        /// The file offset it points to.
+        offset: u64,
+        /// End of the hive bins.
+        end: u64,
+    },
+    /// A reference points inside the hive bins but not to the start of an allocated cell.
+    #[error("{what} at {offset:#x} is not the start of an allocated cell")]
+    NotACell {
+        /// What the reference is to.
+        what: &'static str,
+        /// The file offset it points to.
+        offset: u64,
+    },
+    /// A structure is longer than the cell holding it.
+    #[error("{what} at {offset:#x} needs {needed} bytes but its cell holds {available}")]
+    Short {
+        /// The structure.
+        what: &'static str,
+        /// File offset of the cell.
+        offset: u64,
+        /// Bytes the structure's own fields say it needs.
+        needed: u64,
+        /// Bytes the cell holds.
+        available: u64,
+    },
+    /// A subkey list refers back to a list already being walked.
+    #[error("{what} at {offset:#x} was already visited: the subkey lists loop")]
+    Loop {
+        /// The structure.
+        what: &'static str,
+        /// File offset of the cell visited twice.
+        offset: u64,
+    },
+    /// Subkey lists nest deeper than any hive writer makes them.
+    #[error("{what} at {offset:#x} nests deeper than {limit} levels")]
+    TooDeep {
+        /// The structure.
+        what: &'static str,
+        /// File offset of the cell.
+        offset: u64,
+        /// The limit.
+        limit: u32,
+    },
+    /// A value declares more data than this reader returns.
+    #[error("value at {offset:#x} declares {len} bytes of data, more than the {limit} allowed")]
+    TooLarge {
+        /// File offset of the vk cell.
+        offset: u64,
+        /// Declared length.
+        len: u32,
+        /// The limit.
+        limit: u32,
+    },
+    /// A value says its data is stored inline but declares more than 4 bytes.
+    #[error("value at {offset:#x} declares {len} bytes of inline data (at most 4 fit)")]
+    InlineTooLong {
+        /// File offset of the vk cell.
+        offset: u64,
+        /// Declared length.
+        len: u32,
+    },
+}
+
+/// Result of hive operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A registry hive held in memory.
+pub struct Hive {
+    data: Vec<u8>,
+    /// Number of hive bins and the file offset where the last one ends.
+    bins: usize,
+    bins_end: usize,
+    /// One bit per 4-byte slot of the file: set where an allocated cell starts.
+    cells: Vec<u64>,
+    root: u32,
+    dirty: bool,
+    version: (u32, u32),
+}
+
+impl fmt::Debug for Hive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hive")
+            .field("len", &self.data.len())
+            .field("bins", &self.bins)
+            .field("root", &self.root)
+            .field("dirty", &self.dirty)
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+fn u16_at(b: &[u8], off: usize) -> u16 {
+    match b.get(off..off + 2) {
+        Some(s) => u16::from_le_bytes([s[0], s[1]]),
+        None => 0,
+    }
+}
+
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    match b.get(off..off + 4) {
+        Some(s) => u32::from_le_bytes([s[0], s[1], s[2], s[3]]),
+        None => 0,
+    }
+}
+
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    u64::from(u32_at(b, off)) | (u64::from(u32_at(b, off + 4)) << 32)
+}
+
+fn shown(b: &[u8]) -> String {
+    b.escape_ascii().to_string()
+}
+
+/// File offset of a cell given its offset relative to the first hive bin.
+fn abs(rel: u32) -> u64 {
+    u64::from(rel) + BASE_BLOCK as u64
+}
+
+impl Hive {
+    /// Parses a hive from the bytes of the whole file.
+    pub fn from_bytes(data: Vec<u8>) -> Result<Hive> {
+        if data.len() < BASE_BLOCK {
+            return Err(Error::TooShort { len: data.len() });
+        }
+        if &data[0..4] != b"regf" {
+            return Err(Error::Signature {
+                what: "base block",
+                offset: 0,
+                expected: "regf",
+                found: shown(&data[0..4]),
+            });
+        }
+        let major = u32_at(&data, 20);
+        let minor = u32_at(&data, 24);
+        if major != 1 {
+            return Err(Error::Version { major, minor });
+        }
+        let expected = checksum(&data[..0x1fc]);
+        let found = u32_at(&data, 0x1fc);
+        if expected != found {
+            return Err(Error::Checksum { expected, found });
+        }
+        let dirty = u32_at(&data, 4) != u32_at(&data, 8);
+        let root = u32_at(&data, 36);
+        let bins_size = u32_at(&data, 40) as usize;
+        let bins_end = BASE_BLOCK.saturating_add(bins_size).min(data.len());
+
+        let mut hive = Hive {
+            cells: vec![0; data.len().div_ceil(4 * 64)],
+            data,
+            bins: 0,
+            bins_end: BASE_BLOCK,
+            root,
+            dirty,
+            version: (major, minor),
+        };
+        hive.scan_bins(bins_end)?;
+        // The root must be a key.
+        hive.key_at(root)?;
+        Ok(hive)
+    }
+
+    /// Walks the hive bins and the cells in each, recording where allocated cells start.
+    fn scan_bins(&mut self, bins_end: usize) -> Result<()> {
+        let mut off = BASE_BLOCK;
+        while off < bins_end {
+            let hdr = self.data.get(off..off + 32).ok_or(Error::Bin {
+                offset: off as u64,
+                field: "header",
+                found: (self.data.len() - off) as u64,
+                expected: "32 bytes before the end of the file".into(),
+            })?;
+            if &hdr[0..4] != b"hbin" {
+                return Err(Error::Signature {
+                    what: "hbin",
+                    offset: off as u64,
+                    expected: "hbin",
+                    found: shown(&hdr[0..4]),
+                });
+            }
+            let rel = u32_at(hdr, 4) as usize;
+            if rel != off - BASE_BLOCK {
+                return Err(Error::Bin {
+                    offset: off as u64,
+                    field: "offset field",
+                    found: rel as u64,
+                    expected: format!("{:#x}", off - BASE_BLOCK),
+                });
+            }
+            let size = u32_at(hdr, 8) as usize;
+            if size < 0x1000 || !size.is_multiple_of(0x1000) || size > self.data.len() - off {
+                return Err(Error::Bin {
+                    offset: off as u64,
+                    field: "size",
+                    found: size as u64,
+                    expected: format!(
+                        "a multiple of 0x1000 that fits in the file ({:#x} bytes left)",
+                        self.data.len() - off
+                    ),
+                });
+            }
+            let end = off + size;
+            let mut c = off + 32;
+            while c < end {
+                let raw = u32_at(&self.data, c) as i32;
+                let len = raw.unsigned_abs() as usize;
+                if len < 8 || !len.is_multiple_of(4) || len > end - c {
+                    return Err(Error::CellSize {
+                        offset: c as u64,
+                        size: raw,
+                        bin_end: end as u64,
+                    });
+                }
+                if raw < 0 {
+                    let slot = c / 4;
+                    self.cells[slot / 64] |= 1 << (slot % 64);
+                }
+                c += len;
+            }
+            self.bins += 1;
+            self.bins_end = end;
+            off = end;
+        }
+        Ok(())
+    }
+
+    /// End of the hive bins (file offset).
+    fn bins_end(&self) -> u64 {
+        self.bins_end as u64
+    }
+
+    /// The data of the allocated cell at relative offset `rel` (without its size field).
+    fn cell(&self, rel: u32, what: &'static str) -> Result<&[u8]> {
+        let off = abs(rel);
+        let end = self.bins_end();
+        if off >= end || !off.is_multiple_of(4) {
+            if off >= end {
+                return Err(Error::Outside {
+                    what,
+                    offset: off,
+                    end,
+                });
+            }
+            return Err(Error::NotACell { what, offset: off });
+        }
+        let off = off as usize;
+        let slot = off / 4;
+        if self
+            .cells
+            .get(slot / 64)
+            .is_none_or(|w| w & (1 << (slot % 64)) == 0)
+        {
+            return Err(Error::NotACell {
+                what,
+                offset: off as u64,
+            });
+        }
+        // The scan checked that the cell fits in its bin.
+        let len = (u32_at(&self.data, off) as i32).unsigned_abs() as usize;
+        self.data.get(off + 4..off + len).ok_or(Error::NotACell {
+            what,
+            offset: off as u64,
+        })
+    }
+
+    /// A cell checked for its two-byte signature and a minimum length.
+    fn record(
+        &self,
+        rel: u32,
+        what: &'static str,
+        sigs: &[&'static str],
+        min: usize,
+    ) -> Result<&[u8]> {
+        let cell = self.cell(rel, what)?;
+        let sig = cell.get(0..2).unwrap_or(&[]);
+        if !sigs.iter().any(|s| s.as_bytes() == sig) {
+            return Err(Error::Signature {
+                what,
+                offset: abs(rel),
+                expected: sigs.first().copied().unwrap_or(""),
+                found: shown(sig),
+            });
+        }
+        if cell.len() < min {
+            return Err(Error::Short {
+                what,
+                offset: abs(rel),
+                needed: min as u64,
+                available: cell.len() as u64,
+            });
+        }
+        Ok(cell)
+    }
+
+    fn key_at(&self, rel: u32) -> Result<Key<'_>> {
+        let nk = self.record(rel, "key (nk)", &["nk"], 76)?;
+        let name_len = usize::from(u16_at(nk, 72));
+        let raw = nk.get(76..76 + name_len).ok_or(Error::Short {
+            what: "key (nk) name",
+            offset: abs(rel),
+            needed: 76 + name_len as u64,
+            available: nk.len() as u64,
+        })?;
+        let flags = u16_at(nk, 2);
+        let name = if flags & 0x20 != 0 {
+            latin1(raw)
+        } else {
+            utf16(raw)
+        };
+        Ok(Key {
+            hive: self,
+            offset: rel,
+            name,
+        })
+    }
+
+    /// The root key.
+    pub fn root(&self) -> Result<Key<'_>> {
+        self.key_at(self.root)
+    }
+
+    /// The key at a backslash-separated path below the root (`"Microsoft\\Windows NT"`), or
+    /// `None` when a component does not exist. Names match case-insensitively; empty components
+    /// (a leading or doubled backslash) are skipped, so `""` is the root.
+    pub fn open(&self, path: &str) -> Result<Option<Key<'_>>> {
+        let mut key = self.root()?;
+        for part in path.split('\\').filter(|p| !p.is_empty()) {
+            match key.subkey(part)? {
+                Some(k) => key = k,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(key))
+    }
+
+    /// True when the base block's primary and secondary sequence numbers differ: the hive was
+    /// not cleanly written and its transaction logs hold changes this reader does not apply.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Format version from the base block, e.g. `(1, 5)`.
+    pub fn version(&self) -> (u32, u32) {
+        self.version
+    }
+
+    /// Calls `visit` for every key, parents before children, with the key's path below the root
+    /// (`""` for the root, then `"Software"`, `"Software\\Microsoft"`, …).
+    ///
+    /// A key reachable twice (subkey lists that lead back to an ancestor or share a key) is an
+    /// [`Error::Loop`]; nesting deeper than Windows allows (512 levels) is [`Error::TooDeep`].
+    pub fn walk(&self, visit: &mut dyn FnMut(&str, &Key<'_>) -> Result<()>) -> Result<()> {
+        const MAX_DEPTH: u32 = 512;
+        let mut seen = HashSet::new();
+        let mut stack = vec![(String::new(), self.root()?, 0u32)];
+        while let Some((path, key, depth)) = stack.pop() {
+            if !seen.insert(key.offset) {
+                return Err(Error::Loop {
+                    what: "key (nk)",
+                    offset: key.offset(),
+                });
+            }
+            if depth > MAX_DEPTH {
+                return Err(Error::TooDeep {
+                    what: "key (nk)",
+                    offset: key.offset(),
+                    limit: MAX_DEPTH,
+                });
+            }
+            visit(&path, &key)?;
+            let mut children = key.subkeys()?;
+            children.reverse();
+            for child in children {
+                let p = if path.is_empty() {
+                    child.name.clone()
+                } else {
+                    format!("{path}\\{}", child.name)
+                };
+                stack.push((p, child, depth + 1));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// XOR of the first 127 little-endian dwords, with 0 and -1 mapped as Windows maps them.
+fn checksum(b: &[u8]) -> u32 {
+    let x = b.chunks_exact(4).fold(0u32, |acc, c| {
+        acc ^ u32::from_le_bytes([c[0], c[1], c[2], c[3]])
+    });
+    match x {
+        0xffff_ffff => 0xffff_fffe,
+        0 => 1,
+        x => x,
+    }
+}
+
+fn latin1(b: &[u8]) -> String {
+    b.iter().map(|&c| char::from(c)).collect()
+}
+
+/// UTF-16LE to UTF-8, lossy on unpaired surrogates; an odd trailing byte is ignored.
+fn utf16(b: &[u8]) -> String {
+    let units: Vec<u16> = b
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    String::from_utf16_lossy(&units)
+}
+
+/// UTF-16LE up to the first NUL code unit (as hivex does for REG_SZ).
+fn utf16_until_nul(b: &[u8]) -> String {
+    let units: Vec<u16> = b
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .take_while(|&u| u != 0)
+        .collect();
+    String::from_utf16_lossy(&units)
+}
+
+/// Case folding for name comparison: the simple upper-case mapping of each character, as
+/// Windows compares key and value names through its upcase table.
+fn fold(c: char) -> char {
+    let mut up = c.to_uppercase();
+    match (up.next(), up.next()) {
+        (Some(u), None) => u,
+        _ => c,
+    }
+}
+
+/// Whether two names are equal ignoring case the way Windows does.
+pub fn names_equal(a: &str, b: &str) -> bool {
+    a.chars().map(fold).eq(b.chars().map(fold))
+}
+
+/// A registry key: a view of one `nk` cell.
+#[derive(Clone)]
+pub struct Key<'h> {
+    hive: &'h Hive,
+    offset: u32,
+    name: String,
+}
+
+impl fmt::Debug for Key<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Key")
+            .field("offset", &format_args!("{:#x}", abs(self.offset)))
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl<'h> Key<'h> {
+    fn nk(&self) -> &'h [u8] {
+        // Checked by `key_at`; an empty slice reads as zeros should it ever not be.
+        self.hive.cell(self.offset, "key (nk)").unwrap_or(&[])
+    }
+
+    /// The key's name (the root key's name is whatever the hive stores, e.g. `ROOT`).
+    pub fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    /// File offset of the key's `nk` cell.
+    pub fn offset(&self) -> u64 {
+        abs(self.offset)
+    }
+
+    /// Last write time as a Windows FILETIME (100 ns units since 1601-01-01).
+    pub fn last_written(&self) -> u64 {
+        u64_at(self.nk(), 4)
+    }
+
+    /// Number of subkeys the key records.
+    pub fn subkey_count(&self) -> u32 {
+        u32_at(self.nk(), 20)
+    }
+
+    /// The key's class name, if it has one.
+    pub fn class(&self) -> Result<Option<String>> {
+        let nk = self.nk();
+        let off = u32_at(nk, 48);
+        let len = usize::from(u16_at(nk, 74));
+        if off == u32::MAX || len == 0 {
+            return Ok(None);
+        }
+        let cell = self.hive.cell(off, "key class name")?;
+        let raw = cell.get(..len).ok_or(Error::Short {
+            what: "key class name",
+            offset: abs(off),
+            needed: len as u64,
+            available: cell.len() as u64,
+        })?;
+        Ok(Some(utf16(raw)))
+    }
+
+    /// The subkeys, in the order their lists store them (Windows keeps them sorted by
+    /// upper-cased name).
+    pub fn subkeys(&self) -> Result<Vec<Key<'h>>> {
+        let nk = self.nk();
+        let count = u32_at(nk, 20);
+        let list = u32_at(nk, 28);
+        let mut out = Vec::new();
+        if count == 0 || list == u32::MAX {
+            return Ok(out);
+        }
+        let mut visited = HashSet::new();
+        self.walk_list(list, 0, &mut visited, &mut out)?;
+        Ok(out)
+    }
+
+    fn walk_list(
+        &self,
+        rel: u32,
+        depth: u32,
+        visited: &mut HashSet<u32>,
+        out: &mut Vec<Key<'h>>,
+    ) -> Result<()> {
+        const WHAT: &str = "subkey list";
+        if !visited.insert(rel) {
+            return Err(Error::Loop {
+                what: WHAT,
+                offset: abs(rel),
+            });
+        }
+        if depth > MAX_LIST_DEPTH {
+            return Err(Error::TooDeep {
+                what: WHAT,
+                offset: abs(rel),
+                limit: MAX_LIST_DEPTH,
+            });
+        }
+        let cell = self.hive.record(rel, WHAT, &["lf", "lh", "li", "ri"], 4)?;
+        let count = usize::from(u16_at(cell, 2));
+        let (stride, nested) = match &cell[0..2] {
+            b"lf" | b"lh" => (8, false),
+            b"li" => (4, false),
+            _ => (4, true),
+        };
+        let needed = 4 + count * stride;
+        if needed > cell.len() {
+            return Err(Error::Short {
+                what: WHAT,
+                offset: abs(rel),
+                needed: needed as u64,
+                available: cell.len() as u64,
+            });
+        }
+        for i in 0..count {
+            let target = u32_at(cell, 4 + i * stride);
+            if nested {
+                self.walk_list(target, depth + 1, visited, out)?;
+            } else {
+                out.push(self.hive.key_at(target)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// The subkey called `name` (case-insensitive), if any.
+    pub fn subkey(&self, name: &str) -> Result<Option<Key<'h>>> {
+        Ok(self
+            .subkeys()?
+            .into_iter()
+            .find(|k| names_equal(&k.name, name)))
+    }
+
+    /// The key's values, in stored order.
+    pub fn values(&self) -> Result<Vec<Value<'h>>> {
+        let nk = self.nk();
+        let count = u32_at(nk, 36) as usize;
+        let list = u32_at(nk, 40);
+        if count == 0 || list == u32::MAX {
+            return Ok(Vec::new());
+        }
+        let cell = self.hive.cell(list, "value list")?;
+        let needed = count.saturating_mul(4);
+        if needed > cell.len() {
+            return Err(Error::Short {
+                what: "value list",
+                offset: abs(list),
+                needed: needed as u64,
+                available: cell.len() as u64,
+            });
+        }
+        (0..count)
+            .map(|i| self.hive.value_at(u32_at(cell, i * 4)))
+            .collect()
+    }
+
+    /// The value called `name` (case-insensitive; `""` is the key's default value), if any.
+    pub fn value(&self, name: &str) -> Result<Option<Value<'h>>> {
+        Ok(self
+            .values()?
+            .into_iter()
+            .find(|v| names_equal(&v.name, name)))
+    }
+}
+
+impl Hive {
+    fn value_at(&self, rel: u32) -> Result<Value<'_>> {
+        let vk = self.record(rel, "value (vk)", &["vk"], 20)?;
+        let name_len = usize::from(u16_at(vk, 2));
+        let raw = vk.get(20..20 + name_len).ok_or(Error::Short {
+            what: "value (vk) name",
+            offset: abs(rel),
+            needed: 20 + name_len as u64,
+            available: vk.len() as u64,
+        })?;
+        let name = if u16_at(vk, 16) & 1 != 0 {
+            latin1(raw)
+        } else {
+            utf16(raw)
+        };
+        Ok(Value {
+            hive: self,
+            offset: rel,
+            name,
+            ty: u32_at(vk, 12),
+        })
+    }
+}
+
+/// A registry value: a view of one `vk` cell.
+#[derive(Clone)]
+pub struct Value<'h> {
+    hive: &'h Hive,
+    offset: u32,
+    name: String,
+    ty: u32,
+}
+
+impl fmt::Debug for Value<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Value")
+            .field("offset", &format_args!("{:#x}", abs(self.offset)))
+            .field("name", &self.name)
+            .field("ty", &self.ty)
+            .finish()
+    }
+}
+
+/// Registry value types (`REG_*`).
+pub mod types {
+    /// REG_NONE
+    pub const NONE: u32 = 0;
+    /// REG_SZ
+    pub const SZ: u32 = 1;
+    /// REG_EXPAND_SZ
+    pub const EXPAND_SZ: u32 = 2;
+    /// REG_BINARY
+    pub const BINARY: u32 = 3;
+    /// REG_DWORD (little-endian)
+    pub const DWORD: u32 = 4;
+    /// REG_DWORD_BIG_ENDIAN
+    pub const DWORD_BIG_ENDIAN: u32 = 5;
+    /// REG_LINK
+    pub const LINK: u32 = 6;
+    /// REG_MULTI_SZ
+    pub const MULTI_SZ: u32 = 7;
+    /// REG_QWORD (little-endian)
+    pub const QWORD: u32 = 11;
+}
+
+/// A value's data, decoded by type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Data {
+    /// REG_SZ: UTF-16LE up to the first NUL, unpaired surrogates replaced by U+FFFD.
+    Sz(String),
+    /// REG_EXPAND_SZ, decoded as [`Data::Sz`]; variables are not expanded.
+    ExpandSz(String),
+    /// REG_MULTI_SZ: the NUL-separated strings up to the first empty one.
+    MultiSz(Vec<String>),
+    /// REG_DWORD or REG_DWORD_BIG_ENDIAN of at least 4 bytes (the first 4, in their order).
+    Dword(u32),
+    /// REG_QWORD of at least 8 bytes (the first 8).
+    Qword(u64),
+    /// REG_BINARY.
+    Binary(Vec<u8>),
+    /// REG_NONE (its bytes, if any, are in [`Value::bytes`]).
+    None,
+    /// Any other type, and DWORD/QWORD values too short for their type.
+    Other {
+        /// The type number.
+        ty: u32,
+        /// The raw data.
+        bytes: Vec<u8>,
+    },
+}
+
+impl<'h> Value<'h> {
+    /// The value's name; `""` for a key's default value.
+    pub fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    /// The type number (`REG_*`, see [`types`]).
+    pub fn ty(&self) -> u32 {
+        self.ty
+    }
+
+    /// File offset of the value's `vk` cell.
+    pub fn offset(&self) -> u64 {
+        abs(self.offset)
+    }
+
+    /// The raw data bytes, joined from big-data segments where the value has them.
+    pub fn bytes(&self) -> Result<Vec<u8>> {
+        let vk = self.hive.cell(self.offset, "value (vk)")?;
+        let raw_len = u32_at(vk, 4);
+        let len = raw_len & 0x7fff_ffff;
+        let data_off = u32_at(vk, 8);
+        if raw_len & 0x8000_0000 != 0 {
+            if len > 4 {
+                return Err(Error::InlineTooLong {
+                    offset: self.offset(),
+                    len,
+                });
+            }
+            return Ok(vk.get(8..8 + len as usize).unwrap_or(&[]).to_vec());
+        }
+        // No value holds more bytes than the file has (segments are never shared).
+        let limit = MAX_VALUE_LEN.min(u32::try_from(self.hive.data.len()).unwrap_or(u32::MAX));
+        if len > limit {
+            return Err(Error::TooLarge {
+                offset: self.offset(),
+                len,
+                limit,
+            });
+        }
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let cell = self.hive.cell(data_off, "value data")?;
+        if let Some(direct) = cell.get(..len as usize) {
+            return Ok(direct.to_vec());
+        }
+        // Longer than its cell: it must be a big-data record.
+        let db = self
+            .hive
+            .record(data_off, "big-data value (db)", &["db"], 8)?;
+        let segments = usize::from(u16_at(db, 2));
+        let list_off = u32_at(db, 4);
+        let list = self.hive.cell(list_off, "big-data segment list")?;
+        if segments * 4 > list.len() {
+            return Err(Error::Short {
+                what: "big-data segment list",
+                offset: abs(list_off),
+                needed: segments as u64 * 4,
+                available: list.len() as u64,
+            });
+        }
+        let mut out = Vec::with_capacity((len as usize).min(segments * DB_SEGMENT as usize));
+        for i in 0..segments {
+            if out.len() >= len as usize {
+                break;
+            }
+            let seg = self.hive.cell(u32_at(list, i * 4), "big-data segment")?;
+            // Each segment holds its data followed by 4 bytes of padding, as hivex reads it.
+            let usable = seg.len().saturating_sub(4);
+            let take = usable.min(len as usize - out.len());
+            out.extend_from_slice(&seg[..take]);
+        }
+        Ok(out)
+    }
+
+    /// The data decoded by type.
+    pub fn data(&self) -> Result<Data> {
+        let bytes = self.bytes()?;
+        Ok(decode(self.ty, bytes))
+    }
+}
+
+/// Decodes raw value bytes of type `ty` the way hivex does.
+pub fn decode(ty: u32, bytes: Vec<u8>) -> Data {
+    match ty {
+        types::SZ => Data::Sz(utf16_until_nul(&bytes)),
+        types::EXPAND_SZ => Data::ExpandSz(utf16_until_nul(&bytes)),
+        types::MULTI_SZ => {
+            let units: Vec<u16> = bytes
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect();
+            Data::MultiSz(
+                units
+                    .split(|&u| u == 0)
+                    .take_while(|s| !s.is_empty())
+                    .map(String::from_utf16_lossy)
+                    .collect(),
+            )
+        }
+        types::DWORD if bytes.len() >= 4 => {
+            Data::Dword(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+        }
+        types::DWORD_BIG_ENDIAN if bytes.len() >= 4 => {
+            Data::Dword(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+        }
+        types::QWORD if bytes.len() >= 8 => Data::Qword(u64_at(&bytes, 0)),
+        types::BINARY => Data::Binary(bytes),
+        types::NONE => Data::None,
+        ty => Data::Other { ty, bytes },
+    }
+}

@@ -1,0 +1,10 @@
+//! vhdx container: open the input as vhdx (backing files and extents from 1 MiB into the input) and
+//! read a handful of regions. Input format: see container_common.rs.
+#![no_main]
+
+#[path = "container_common.rs"]
+mod common;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    common::run(data, imgprep_container::Format::Vhdx);
+});

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Builds seed inputs for the container_* fuzz targets (no root needed):
+#   fuzz/seeds/container.sh OUTDIR  ->  OUTDIR/container_{qcow2,vmdk,vhd,vhdx}/*.rec
+# Each seed is one image variant qemu-img writes, in the targets' input format: [u32 LE file
+# size] then records [u32 LE offset][u16 LE length][bytes] of the file's non-zero sectors. Files
+# an image names (backing files, VMDK extents) are placed 1 MiB into the same input, where the
+# targets' resolver finds them.
+set -euo pipefail
+out=${1:?usage: $0 OUTDIR}
+for f in qcow2 vmdk vhd vhdx; do mkdir -p "$out/container_$f"; done
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+
+# 192 KiB disk with one patterned sector in 24 (so seeds stay small), none in the middle 64 KiB.
+python3 - <<'PY'
+data = bytearray()
+for s in range(384):
+    data += bytes(((s * 31 + i * 7) % 251 + 1) for i in range(512)) if s % 24 == 0 and not 128 <= s < 256 else bytes(512)
+open('disk.raw', 'wb').write(data)
+PY
+
+# rec OUT FILE [SECOND]: encodes FILE, with SECOND (if given) placed at 1 MiB.
+rec() {
+  python3 - "$@" <<'PY'
+import struct, sys
+out, first = sys.argv[1], open(sys.argv[2], 'rb').read()
+data = first
+if len(sys.argv) > 3:
+    assert len(first) <= 1 << 20
+    data = first + bytes((1 << 20) - len(first)) + open(sys.argv[3], 'rb').read()
+with open(out, 'wb') as f:
+    f.write(struct.pack('<I', len(data)))
+    for off in range(0, len(data), 512):
+        chunk = data[off:off + 512]
+        if any(chunk):
+            f.write(struct.pack('<IH', off, len(chunk)) + chunk)
+PY
+}
+conv() { qemu-img convert -t unsafe -f raw -O "$@"; }
+
+q=$out/container_qcow2
+conv qcow2 -o compat=0.10,cluster_size=512 disk.raw v2.qcow2 && rec "$q/v2.rec" v2.qcow2
+conv qcow2 -o cluster_size=512 disk.raw v3.qcow2 && rec "$q/v3.rec" v3.qcow2
+conv qcow2 -c -o cluster_size=4k disk.raw c.qcow2 && rec "$q/compressed.rec" c.qcow2
+conv qcow2 disk.raw c64k.qcow2 && rec "$q/c64k.rec" c64k.qcow2
+qemu-img create -q -f qcow2 -o cluster_size=512 -F qcow2 -b v3.qcow2 top.qcow2 256K
+qemu-io -t unsafe -f qcow2 -c 'write -P 0x5a 4k 8k' -c 'write -z 64k 4k' top.qcow2 >/dev/null
+rec "$q/backing.rec" top.qcow2 v3.qcow2
+
+v=$out/container_vmdk
+conv vmdk disk.raw sparse.vmdk && rec "$v/sparse.rec" sparse.vmdk
+conv vmdk -o subformat=streamOptimized disk.raw stream.vmdk && rec "$v/stream.rec" stream.vmdk
+conv vmdk -o zeroed_grain=on disk.raw zg.vmdk
+qemu-io -t unsafe -f vmdk -c 'write -z 0 64k' zg.vmdk >/dev/null && rec "$v/zeroed.rec" zg.vmdk
+python3 - <<'PY'
+import struct
+s = open('stream.vmdk', 'rb').read()
+b = bytearray(s[:-512])
+b[56:64] = struct.pack('<Q', 2**64 - 1)
+marker = bytearray(512); marker[0:8] = struct.pack('<Q', 1); marker[12:16] = struct.pack('<I', 3)
+open('atend.vmdk', 'wb').write(bytes(b) + bytes(marker) + s[:512] + bytes(512))
+PY
+rec "$v/gd-at-end.rec" atend.vmdk
+conv vmdk -o subformat=monolithicFlat disk.raw flat.vmdk && rec "$v/flat.rec" flat.vmdk flat-flat.vmdk
+conv vmdk -o subformat=twoGbMaxExtentSparse disk.raw two.vmdk && rec "$v/two.rec" two.vmdk two-s001.vmdk
+
+h=$out/container_vhd
+conv vpc disk.raw d.vhd && rec "$h/dynamic.rec" d.vhd
+conv vpc -o subformat=fixed disk.raw f.vhd && rec "$h/fixed.rec" f.vhd
+conv vpc -o force_size=on disk.raw s.vhd && rec "$h/sized.rec" s.vhd
+
+x=$out/container_vhdx
+conv vhdx -o block_size=1M disk.raw b1.vhdx && rec "$x/b1m.rec" b1.vhdx
+conv vhdx -o block_size=32M disk.raw b32.vhdx && rec "$x/b32m.rec" b32.vhdx
+conv vhdx -o block_size=1M,block_state_zero=off disk.raw nz.vhdx && rec "$x/nozero.rec" nz.vhdx
