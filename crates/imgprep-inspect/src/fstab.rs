@@ -108,8 +108,7 @@ pub(crate) fn parse(text: &str) -> (Vec<FstabEntry>, Vec<String>) {
 /// Floppies and CD-ROMs (libguestfs ignores them).
 fn ignored_spec(spec: &str) -> bool {
     let digit_at_7 = spec.as_bytes().get(7).is_some_and(u8::is_ascii_digit);
-    (spec.starts_with("/dev/fd") && digit_at_7)
-        || (spec.starts_with("/dev/cd") && digit_at_7)
+    ((spec.starts_with("/dev/fd") || spec.starts_with("/dev/cd")) && digit_at_7)
         || spec == "/dev/floppy"
         || spec == "/dev/cdrom"
         || spec.starts_with("/dev/iso9660/")

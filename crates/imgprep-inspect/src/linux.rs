@@ -245,10 +245,10 @@ pub(crate) fn parse_version_from_major_minor(s: &str, data: &mut Data) {
         if let (Some(a), Some(b)) = (num(&c[1]), num(&c[2])) {
             data.version = Some((a, b));
         }
-    } else if let Some(c) = RE_MAJOR.captures(s) {
-        if let Some(a) = num(&c[1]) {
-            data.version = Some((a, 0));
-        }
+    } else if let Some(c) = RE_MAJOR.captures(s)
+        && let Some(a) = num(&c[1])
+    {
+        data.version = Some((a, 0));
     }
 }
 
