@@ -285,26 +285,6 @@ pub(crate) mod field {
     }
 }
 
-const CRC32C_TABLE: [u32; 256] = {
-    let mut t = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                (c >> 1) ^ 0x82f6_3b78
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        t[i] = c;
-        i += 1;
-    }
-    t
-};
-
 /// Running CRC-32C (Castagnoli), as VHDX checksums use it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Crc32c(u32);
@@ -315,11 +295,7 @@ impl Crc32c {
     }
 
     pub(crate) fn update(&mut self, data: &[u8]) {
-        let mut crc = self.0;
-        for &b in data {
-            crc = CRC32C_TABLE[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
-        }
-        self.0 = crc;
+        self.0 = imgprep_io::crc::crc32c_update(self.0, data);
     }
 
     pub(crate) fn finish(self) -> u32 {

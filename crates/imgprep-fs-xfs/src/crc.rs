@@ -1,33 +1,6 @@
 //! CRC32C (Castagnoli), the checksum of XFS v5 metadata.
 
-const fn table() -> [u32; 256] {
-    let mut t = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                (c >> 1) ^ 0x82f6_3b78
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        t[i] = c;
-        i += 1;
-    }
-    t
-}
-
-static TABLE: [u32; 256] = table();
-
-fn update(mut crc: u32, data: &[u8]) -> u32 {
-    for &b in data {
-        crc = TABLE[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
-    }
-    crc
-}
+use imgprep_io::crc::crc32c_update as update;
 
 /// The checksum XFS stores (little-endian) at `field` of `buf`: CRC32C of `buf` with the four
 /// bytes at `field` taken as zero. `field + 4` must not exceed `buf.len()`.

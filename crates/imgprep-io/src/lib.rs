@@ -9,6 +9,8 @@
 //! larger than a caller-given limit, so no layer sizes a buffer from an untrusted header unchecked.
 #![forbid(unsafe_code)]
 
+pub mod crc;
+
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -256,7 +258,10 @@ mod tests {
     fn read_vec_refuses_lengths_over_the_limit() {
         let src = vec![0u8; 64];
         let err = read_vec(&src, 0, 1 << 40, 1 << 20, "GPT partition array").unwrap_err();
-        assert!(err.to_string().contains("GPT partition array at 0x0"), "{err}");
+        assert!(
+            err.to_string().contains("GPT partition array at 0x0"),
+            "{err}"
+        );
         assert_eq!(read_vec(&src, 8, 8, 16, "x").unwrap().len(), 8);
     }
 }
