@@ -42,7 +42,12 @@ fn json_report() {
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["image"], DEMO);
     let results = v["results"].as_array().unwrap();
-    let total: u64 = v["summary"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum();
+    let total: u64 = v["summary"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
     assert_eq!(total as usize, results.len());
     insta::assert_snapshot!("check_demo_json", text);
 }
@@ -104,7 +109,8 @@ fn sarif_report_passes_the_validator() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.sarif");
     fs_err::write(&path, &text).unwrap();
-    let tool = std::env::var("IMGPREP_SARIF_MULTITOOL").unwrap_or_else(|_| "sarif-multitool".into());
+    let tool =
+        std::env::var("IMGPREP_SARIF_MULTITOOL").unwrap_or_else(|_| "sarif-multitool".into());
     let out = Command::new(&tool)
         .arg("validate")
         .arg(&path)
@@ -118,5 +124,9 @@ fn sarif_report_passes_the_validator() {
     );
     let v: Value = serde_json::from_str(&text).unwrap();
     let results = v["runs"][0]["results"].as_array().unwrap();
-    assert!(results.iter().all(|r| r["level"] == "error" || r["level"] == "warning"));
+    assert!(
+        results
+            .iter()
+            .all(|r| r["level"] == "error" || r["level"] == "warning")
+    );
 }

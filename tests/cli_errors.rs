@@ -9,7 +9,11 @@ fn fails(args: &[&str], fragment: &str) -> String {
     let out = common::imgprep(args);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(2), "{args:?}: stderr {stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{args:?}: one line expected, got {stderr:?}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "{args:?}: one line expected, got {stderr:?}"
+    );
     assert!(
         stderr.contains(fragment),
         "{args:?}: {stderr:?} does not mention {fragment:?}"
@@ -19,7 +23,7 @@ fn fails(args: &[&str], fragment: &str) -> String {
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
     let p = dir.join(name);
-    fs_err::write(&p, bytes).unwrap();
+    fs_err::write(&p, bytes).expect("the test file is written");
     p.display().to_string()
 }
 
@@ -29,7 +33,10 @@ fn bad_inputs_exit_2_with_one_line() {
     let d = dir.path();
     let missing = d.join("missing.qcow2").display().to_string();
     fails(&["inspect", &missing], "missing.qcow2");
-    fails(&["inspect", &d.display().to_string()], &d.display().to_string());
+    fails(
+        &["inspect", &d.display().to_string()],
+        &d.display().to_string(),
+    );
 
     // A qcow2 header cut short, and one whose L1 table lies past the end of the file.
     let mut q = b"QFI\xfb\0\0\0\x03".to_vec();
@@ -44,10 +51,23 @@ fn bad_inputs_exit_2_with_one_line() {
     let lying = write(d, "lying.qcow2", &q);
     fails(&["inspect", &lying], "lying.qcow2");
 
-    let demo = common::repo().join("images-test/demo/demo.qcow2").display().to_string();
-    fails(&["check", &demo, "--profile", "no-such-profile"], "no-such-profile");
+    let demo = common::repo()
+        .join("images-test/demo/demo.qcow2")
+        .display()
+        .to_string();
     fails(
-        &["check", &demo, "--profile", "cloudcenter-worker", "--param", "nope=1"],
+        &["check", &demo, "--profile", "no-such-profile"],
+        "no-such-profile",
+    );
+    fails(
+        &[
+            "check",
+            &demo,
+            "--profile",
+            "cloudcenter-worker",
+            "--param",
+            "nope=1",
+        ],
         "nope",
     );
     let rules = tempfile::tempdir().unwrap();

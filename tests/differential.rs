@@ -96,7 +96,11 @@ fn xml_to_json(xml: &str) -> Value {
                             .map(|e| {
                                 let mut f = fields(e);
                                 if let Some(ep) = f.get_mut("epoch") {
-                                    *ep = json!(ep.as_str().unwrap().parse::<u64>().unwrap());
+                                    *ep = json!(
+                                        ep.as_str()
+                                            .and_then(|s| s.parse::<u64>().ok())
+                                            .expect("virt-inspector epochs are integers")
+                                    );
                                 }
                                 Value::Object(f)
                             })
@@ -163,7 +167,8 @@ fn compare(images: &[PathBuf], extras: &[Extra], known: &[Known]) -> Vec<String>
     let ours: Value =
         serde_json::from_str(&common::imgprep_ok(args, 0)).expect("imgprep prints JSON");
     let (w, o) = (&want["operatingsystems"], &ours["operatingsystems"]);
-    let (w, o) = (w.as_array().unwrap(), o.as_array().unwrap());
+    let w = w.as_array().expect("virt-inspector lists operatingsystems");
+    let o = o.as_array().expect("imgprep lists operatingsystems");
     if w.len() != o.len() {
         diffs.push(format!(
             "{} operating systems, virt-inspector {}",
@@ -174,7 +179,9 @@ fn compare(images: &[PathBuf], extras: &[Extra], known: &[Known]) -> Vec<String>
     for (mut w, o) in w.iter().cloned().zip(o.iter().cloned()) {
         let mut o = o;
         for x in extras {
-            let list = o[x.field].as_array_mut().unwrap();
+            let list = o[x.field]
+                .as_array_mut()
+                .expect("an extra entry's field is a list");
             match list.iter().position(|e| *e == x.entry) {
                 Some(i) => {
                     list.remove(i);
@@ -214,8 +221,8 @@ fn compare(images: &[PathBuf], extras: &[Extra], known: &[Known]) -> Vec<String>
         }
         sort_apps(&mut w);
         sort_apps(&mut o);
-        let wm = w.as_object().unwrap();
-        let om = o.as_object().unwrap();
+        let wm = w.as_object().expect("an operating system is an object");
+        let om = o.as_object().expect("an operating system is an object");
         for (k, wv) in wm {
             let ov = om.get(k).cloned().unwrap_or(Value::Null);
             if *wv == ov {
@@ -344,7 +351,12 @@ fn check_services(fixture: &str, image: &str) {
         })
         .collect();
     let ours: Value = serde_json::from_str(&common::imgprep_ok(
-        ["inspect", "--format", "json", path.to_str().unwrap()],
+        [
+            "inspect",
+            "--format",
+            "json",
+            path.to_str().expect("UTF-8 fixture path"),
+        ],
         0,
     ))
     .expect("imgprep prints JSON");
@@ -359,7 +371,10 @@ fn check_services(fixture: &str, image: &str) {
         want.len() > 3,
         "{image}: the hive export lists too few services to compare: {want:?}"
     );
-    assert_eq!(got, want, "{image}: services differ from the SYSTEM hive export");
+    assert_eq!(
+        got, want,
+        "{image}: services differ from the SYSTEM hive export"
+    );
 }
 
 /// A registry value from a `.reg` export.
@@ -376,15 +391,23 @@ fn parse_reg(text: &str, prefix: &str) -> std::collections::BTreeMap<String, Map
     let mut keys = std::collections::BTreeMap::new();
     let mut current: Option<String> = None;
     for line in text.lines() {
-        assert!(!line.ends_with('\\'), "continuation lines are not expected: {line}");
+        assert!(
+            !line.ends_with('\\'),
+            "continuation lines are not expected: {line}"
+        );
         if let Some(k) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            let k = k.strip_prefix(prefix).expect("key under the prefix").to_owned();
+            let k = k
+                .strip_prefix(prefix)
+                .expect("key under the prefix")
+                .to_owned();
             keys.entry(k.clone()).or_insert_with(Map2::new);
             current = Some(k);
         } else if let Some(rest) = line.strip_prefix('"') {
             let (name, data) = split_value(rest);
             let key = current.as_ref().expect("a value inside a key");
-            keys.get_mut(key).unwrap().insert(name, parse_data(data));
+            keys.get_mut(key)
+                .expect("the current key was recorded")
+                .insert(name, parse_data(data));
         }
     }
     keys
@@ -410,7 +433,10 @@ fn parse_data(d: &str) -> RegValue {
     if let Some(h) = d.strip_prefix("dword:") {
         return RegValue::Dword(u32::from_str_radix(h, 16).expect("dword"));
     }
-    let Some(hex) = d.strip_prefix("hex(1):").or_else(|| d.strip_prefix("hex(2):")) else {
+    let Some(hex) = d
+        .strip_prefix("hex(1):")
+        .or_else(|| d.strip_prefix("hex(2):"))
+    else {
         return RegValue::Other;
     };
     let bytes: Vec<u8> = hex

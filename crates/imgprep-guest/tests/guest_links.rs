@@ -12,7 +12,11 @@ fn fixture(name: &str) -> PathBuf {
         .args(["--path", name])
         .output()
         .expect("images-test/build runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
@@ -25,7 +29,10 @@ fn links_resolve_as_the_kernel_resolves_them_inside_the_guest() {
     // The kernel's answers, recorded by the fixture script in the appliance.
     let kernel = fs_err::read_to_string(dir.join("guest-links.qcow2.realpath")).unwrap();
     let mut checked = 0;
-    for line in kernel.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in kernel
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         let (path, want) = line.split_once(" -> ").unwrap();
         let got = match guest.realpath(path) {
             Ok(p) => p,
@@ -39,7 +46,9 @@ fn links_resolve_as_the_kernel_resolves_them_inside_the_guest() {
     }
     assert!(checked >= 18, "only {checked} cases recorded");
     // Reads through links that climb out of the root stay in the guest.
-    let passwd = guest.read_file("/usr/share/deep/a/b/c/d/e/f/passwd", 1 << 20).unwrap();
+    let passwd = guest
+        .read_file("/usr/share/deep/a/b/c/d/e/f/passwd", 1 << 20)
+        .unwrap();
     assert_eq!(passwd, guest.read_file("/etc/passwd", 1 << 20).unwrap());
     assert!(String::from_utf8_lossy(&passwd).starts_with("root:"));
 }

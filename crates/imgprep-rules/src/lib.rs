@@ -27,3 +27,4 @@ pub use model::{
     Severity, Status,
 };
 pub use probes::Check;
+pub use probes::umask::{Keyword, SsgResult, UmaskLine, ssg_file_result, umask_lines};

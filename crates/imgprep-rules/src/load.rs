@@ -18,6 +18,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "rackspace-nova-agent.yaml",
         include_str!("../../../rules/rackspace-nova-agent.yaml"),
     ),
+    (
+        "cloudify-agent.yaml",
+        include_str!("../../../rules/cloudify-agent.yaml"),
+    ),
 ];
 
 /// The embedded support matrix.
@@ -243,7 +247,11 @@ mod tests {
     #[test]
     fn builtin_rules_load_and_have_unique_ids() {
         let set = RuleSet::builtin().unwrap();
-        for p in ["cloudcenter-worker", "rackspace-nova-agent"] {
+        for p in [
+            "cloudcenter-worker",
+            "rackspace-nova-agent",
+            "cloudify-agent",
+        ] {
             assert!(set.rules_of(p).count() > 0, "profile {p} has rules");
         }
     }

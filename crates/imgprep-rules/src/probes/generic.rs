@@ -254,29 +254,62 @@ pub struct RegistryValue {
     /// Expected value: a string, or a number (decimal or `0x` hex) for DWORD/QWORD values.
     #[serde(default)]
     pub equals: Option<String>,
+    /// Values it must not have (same notation). With `not_equals` and no `equals`, an unset
+    /// value passes: it has none of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_equals: Vec<String>,
 }
 
 impl RegistryValue {
     pub(crate) fn run(&self, cx: &Context<'_>) -> Outcome {
         let shown = format!("{}\\{}\\{}", self.hive, self.key, self.value);
+        let banned = self.not_equals.join(", ");
         let data = match registry_value(cx, &self.hive, &self.key, &self.value) {
             Ok(Some(d)) => d,
+            Ok(None) if self.equals.is_none() && !self.not_equals.is_empty() => {
+                return Outcome::new(
+                    Status::Pass,
+                    format!("{shown} is not set, so it is none of {banned}"),
+                )
+                .with([Evidence::file(format!("registry:{shown}"), "not set")]);
+            }
             Ok(None) => return Outcome::new(Status::Fail, format!("{shown} is not set")),
             Err(e) => return Outcome::new(Status::Error, e),
         };
         let text = data_text(&data);
         let ev = Evidence::file(format!("registry:{shown}"), text.clone());
+        if let Some(bad) = self.not_equals.iter().find(|b| data_equals(&data, b)) {
+            return Outcome::new(
+                Status::Fail,
+                format!("{shown} is {text}, which it must not be ({bad})"),
+            )
+            .with([ev]);
+        }
         let ok = match &self.equals {
             None => true,
             Some(want) => data_equals(&data, want),
         };
         let msg = match (&self.equals, ok) {
+            (None, _) if !banned.is_empty() => format!("{shown} is {text}, none of {banned}"),
             (None, _) => format!("{shown} is {text}"),
             (Some(w), true) => format!("{shown} is {text} as required ({w})"),
             (Some(w), false) => format!("{shown} is {text}, not {w}"),
         };
         Outcome::new(if ok { Status::Pass } else { Status::Fail }, msg).with([ev])
     }
+}
+
+/// The guest's hive `hive` (`SOFTWARE`, `SYSTEM`), read and parsed.
+pub(crate) fn open_hive(cx: &Context<'_>, hive: &str) -> Result<imgprep_registry::Hive, String> {
+    let Some(root) = cx.os.windows_systemroot.as_deref() else {
+        return Err("not a Windows image: no registry".into());
+    };
+    let path = format!("{root}/System32/config/{}", hive.to_ascii_uppercase());
+    let bytes = cx
+        .guest
+        .read_file(&path, 512 << 20)
+        .map_err(|e| format!("registry hive {path}: {e}"))?;
+    imgprep_registry::Hive::from_bytes(bytes).map_err(|e| format!("registry hive {path}: {e}"))
 }
 
 /// Reads a registry value of the guest. `CurrentControlSet` in `key` becomes the OS's current
@@ -287,16 +320,7 @@ pub(crate) fn registry_value(
     key: &str,
     value: &str,
 ) -> Result<Option<Data>, String> {
-    let Some(root) = cx.os.windows_systemroot.as_deref() else {
-        return Err("not a Windows image: no registry".into());
-    };
-    let path = format!("{root}/System32/config/{}", hive.to_ascii_uppercase());
-    let bytes = cx
-        .guest
-        .read_file(&path, 512 << 20)
-        .map_err(|e| format!("registry hive {path}: {e}"))?;
-    let h = imgprep_registry::Hive::from_bytes(bytes)
-        .map_err(|e| format!("registry hive {path}: {e}"))?;
+    let h = open_hive(cx, hive)?;
     let key = match &cx.os.windows_current_control_set {
         Some(ccs) => key.replace("CurrentControlSet", ccs),
         None => key.to_owned(),

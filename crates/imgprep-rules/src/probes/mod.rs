@@ -3,10 +3,15 @@
 //! that need real parsing (umask resolution, boot order, the support matrix).
 
 mod agent;
+mod boot;
+mod cloudify;
 mod generic;
 mod python;
+mod rackspace;
 mod text;
 mod trust;
+pub(crate) mod umask;
+mod windows;
 
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +31,8 @@ pub enum Check {
     FileMatches(generic::FileMatches),
     /// Passes when one of the packages is installed (at least `min_version`, when given).
     Package(generic::Package),
-    /// Passes when a registry value exists (and equals `equals`, when given).
+    /// Passes when a registry value exists (and equals `equals`, when given), or has none of
+    /// the `not_equals` values (unset counts).
     RegistryValue(generic::RegistryValue),
     /// The management agent's markers, with the support matrix deciding how bad absence is.
     AgentPresent(agent::AgentPresent),
@@ -40,6 +46,27 @@ pub enum Check {
     CaTrusted(trust::CaTrusted),
     /// The user, when it exists, may run commands as root through sudo.
     UserSudo(trust::UserSudo),
+    /// nova-agent (1.x or 2.x) is installed, or cloud-init with the metadata that replaces it.
+    NovaAgentPresent(rackspace::NovaAgentPresent),
+    /// The nova-agent branch, failing 1.x where the OS update broke it.
+    NovaAgentBranch(rackspace::NovaAgentBranch),
+    /// Any of the services starts at boot (systemd, SysV rc or upstart).
+    ServiceEnabled(boot::ServiceEnabled),
+    /// The boot order starts one of `first` before `then`.
+    BootOrder(boot::BootOrder),
+    /// Persistent tun/tap devices or VPN services (nova-agent crashes on them).
+    TunTap(rackspace::TunTap),
+    /// The umask root-run installs and logins get (`expect`, e.g. `022`), resolved from
+    /// login.defs, PAM and the shell startup files.
+    Umask(umask::Umask),
+    /// The Cloudify agent's virtualenv (bin/python, activate, marker, `cloudify_agent`).
+    CloudifyAgentVenv(cloudify::CloudifyAgentVenv),
+    /// The interpreter the Cloudify agent's virtualenv was made from exists and is supported.
+    CloudifyAgentPython(cloudify::CloudifyAgentPython),
+    /// Every plugin of the agent's `included_plugins.py` is installed in its virtualenv.
+    CloudifyAgentPlugins(cloudify::CloudifyAgentPlugins),
+    /// cloudbase-init is installed and its configuration runs user data (UserDataPlugin).
+    CloudbaseInitUserdata(windows::CloudbaseInitUserdata),
 }
 
 impl Check {
@@ -56,6 +83,16 @@ impl Check {
             Check::Python2(p) => p.run(cx),
             Check::CaTrusted(p) => p.run(cx),
             Check::UserSudo(p) => p.run(cx),
+            Check::NovaAgentPresent(p) => p.run(cx),
+            Check::NovaAgentBranch(p) => p.run(cx),
+            Check::ServiceEnabled(p) => p.run(cx),
+            Check::BootOrder(p) => p.run(cx),
+            Check::TunTap(p) => p.run(cx),
+            Check::Umask(p) => p.run(cx),
+            Check::CloudifyAgentVenv(p) => p.run(cx),
+            Check::CloudifyAgentPython(p) => p.run(cx),
+            Check::CloudifyAgentPlugins(p) => p.run(cx),
+            Check::CloudbaseInitUserdata(p) => p.run(cx),
         }
     }
 
@@ -64,6 +101,10 @@ impl Check {
         match self {
             Check::FileMatches(p) => p.validate(),
             Check::Package(p) => p.validate(),
+            Check::NovaAgentBranch(p) => p.validate(),
+            Check::ServiceEnabled(p) => p.validate(),
+            Check::BootOrder(p) => p.validate(),
+            Check::Umask(p) => p.validate(),
             _ => Ok(()),
         }
     }

@@ -1,0 +1,377 @@
+//! `imgprep check --profile rackspace-nova-agent` on the rules-rackspace fixture images
+//! (images-test/rules-rackspace.sh says what each image holds): the status of every rule, the
+//! message fragments that explain it, and the evidence (paths and lines) behind it.
+
+mod common;
+
+use serde_json::Value;
+
+/// Expected result of one rule: status, message fragments, evidence as `path[:line][ text]`
+/// fragments (each must match one evidence entry: path equal, line equal when given, text
+/// containing the rest).
+struct Want {
+    rule: &'static str,
+    status: &'static str,
+    message: &'static [&'static str],
+    evidence: &'static [&'static str],
+}
+
+const fn want(
+    rule: &'static str,
+    status: &'static str,
+    message: &'static [&'static str],
+    evidence: &'static [&'static str],
+) -> Want {
+    Want {
+        rule,
+        status,
+        message,
+        evidence,
+    }
+}
+
+/// Runs the profile on IMAGE (expecting exit status `code`) and checks every rule of `wants`.
+fn check(image: &str, code: i32, wants: &[Want]) {
+    let path = common::fixture("rules-rackspace").join(image);
+    let out = common::imgprep_ok(
+        [
+            "check".as_ref(),
+            path.as_os_str(),
+            "--profile".as_ref(),
+            "rackspace-nova-agent".as_ref(),
+            "--format".as_ref(),
+            "json".as_ref(),
+        ],
+        code,
+    );
+    let v: Value = serde_json::from_str(&out).expect("JSON report");
+    let results = v["results"].as_array().expect("results");
+    let ids: Vec<&str> = results.iter().filter_map(|r| r["rule"].as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "nova-agent.present",
+            "nova-agent.branch",
+            "xe-tools.enabled",
+            "xe-tools.before-nova-agent",
+            "nova-agent.tun-tap",
+            "windows.ipv6",
+        ],
+        "{image}: rules in file order"
+    );
+    for w in wants {
+        let r = results
+            .iter()
+            .find(|r| r["rule"] == w.rule)
+            .unwrap_or_else(|| panic!("{image}: no result for {}", w.rule));
+        let shown = serde_json::to_string_pretty(r).expect("JSON value");
+        assert_eq!(r["status"], w.status, "{image} {}:\n{shown}", w.rule);
+        let msg = r["message"].as_str().unwrap_or("");
+        for m in w.message {
+            assert!(
+                msg.contains(m),
+                "{image} {}: message lacks {m:?}:\n{shown}",
+                w.rule
+            );
+        }
+        let evidence = r["evidence"].as_array().expect("evidence");
+        for e in w.evidence {
+            assert!(
+                evidence.iter().any(|x| evidence_matches(x, e)),
+                "{image} {}: no evidence {e:?}:\n{shown}",
+                w.rule
+            );
+        }
+    }
+}
+
+/// `path`, `path:line`, `path text…` or `path:line text…`.
+fn evidence_matches(x: &Value, want: &str) -> bool {
+    let (loc, text) = want.split_once(' ').unwrap_or((want, ""));
+    let (path, line) = match loc.rsplit_once(':') {
+        Some((p, l)) if l.bytes().all(|b| b.is_ascii_digit()) && !l.is_empty() => {
+            (p, l.parse::<u64>().ok())
+        }
+        _ => (loc, None),
+    };
+    x["path"] == path
+        && line.is_none_or(|l| x["line"].as_u64() == Some(l))
+        && x["text"].as_str().unwrap_or("").contains(text)
+}
+
+#[test]
+fn nova_agent_2x_ordered_after_the_xe_tools_passes_everything() {
+    check(
+        "rs-v2-ordered.qcow2",
+        0,
+        &[
+            want(
+                "nova-agent.present",
+                "pass",
+                &["nova-agent 2.x (2.1.20) is installed"],
+                &[
+                    "/usr/lib/python2.7/site-packages/novaagent",
+                    "/usr/lib/python2.7/site-packages/novaagent/__init__.py:2 __version__ = '2.1.20'",
+                    "/usr/bin/nova-agent:2 novaagent==2.1.20",
+                ],
+            ),
+            want("nova-agent.branch", "pass", &["2.x (2.1.20)"], &[]),
+            want(
+                "xe-tools.enabled",
+                "pass",
+                &["xe-linux-distribution starts at boot (systemd, multi-user.target)"],
+                &[
+                    "/sbin/init -> ../lib/systemd/systemd",
+                    "/etc/systemd/system/multi-user.target.wants/xe-linux-distribution.service",
+                    "/etc/systemd/system/default.target -> /usr/lib/systemd/system/multi-user.target",
+                ],
+            ),
+            want(
+                "xe-tools.before-nova-agent",
+                "pass",
+                &["xe-linux-distribution.service → nova-agent.service"],
+                &["/etc/systemd/system/xe-linux-distribution.service:3 Before=nova-agent.service"],
+            ),
+            want(
+                "nova-agent.tun-tap",
+                "pass",
+                &["no persistent tun/tap"],
+                &[],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn nova_agent_1x_on_centos_7_2_fails_the_branch_rule() {
+    check(
+        "rs-v1-centos72.qcow2",
+        1,
+        &[
+            want(
+                "nova-agent.present",
+                "pass",
+                &["nova-agent 1.x (1.39.0) is installed"],
+                &[
+                    "/usr/share/nova-agent/1.39.0 with sbin/nova-agent",
+                    "/etc/rc.d/init.d/nova-agent -> /usr/share/nova-agent/1.39.0/etc/generic/nova-agent",
+                    "/usr/sbin/nova-agent -> /usr/share/nova-agent/1.39.0/sbin/nova-agent",
+                ],
+            ),
+            want(
+                "nova-agent.branch",
+                "fail",
+                &[
+                    "nova-agent 1.x (1.39.0) on centos 7.2",
+                    "December 2015",
+                    "2.x branch",
+                ],
+                &[
+                    "/etc/centos-release:1 CentOS Linux release 7.2.1511 (Core)",
+                    "/usr/share/nova-agent/1.39.0",
+                    "/etc/rc.d/init.d/nova-agent systemd 219 to 226",
+                ],
+            ),
+            want(
+                "xe-tools.enabled",
+                "pass",
+                &["xe-linux-distribution starts at boot"],
+                &[],
+            ),
+            // Mixed: the native xe unit, nova-agent's SysV script wrapped by
+            // systemd-sysv-generator, ordered by its LSB header.
+            want(
+                "xe-tools.before-nova-agent",
+                "pass",
+                &["xe-linux-distribution.service → nova-agent.service"],
+                &[
+                    "/etc/rc.d/init.d/nova-agent:12 Required-Start: $remote_fs $syslog xe-linux-distribution",
+                ],
+            ),
+            want("nova-agent.tun-tap", "pass", &[], &[]),
+        ],
+    );
+}
+
+#[test]
+fn masked_xe_tools_fail_enablement_and_order() {
+    check(
+        "rs-xe-masked.qcow2",
+        1,
+        &[
+            want(
+                "nova-agent.present",
+                "pass",
+                &["2.x (2.1.20)"],
+                &["/var/lib/dpkg/status installed: nova-agent-2.1.20-1"],
+            ),
+            want("nova-agent.branch", "pass", &[], &[]),
+            want(
+                "xe-tools.enabled",
+                "fail",
+                &[
+                    "xe-linux-distribution is masked",
+                    "xe-daemon is not installed",
+                ],
+                &[
+                    "/etc/systemd/system/xe-linux-distribution.service -> /dev/null: masked",
+                    "/etc/systemd/system/multi-user.target.wants/xe-linux-distribution.service starts nothing",
+                ],
+            ),
+            want(
+                "xe-tools.before-nova-agent",
+                "fail",
+                &["none of xe-linux-distribution, xe-daemon starts at boot"],
+                &["/etc/systemd/system/xe-linux-distribution.service -> /dev/null: masked"],
+            ),
+            want("nova-agent.tun-tap", "pass", &[], &[]),
+        ],
+    );
+}
+
+#[test]
+fn sysv_links_in_the_wrong_order_fail_and_tun0_warns() {
+    check(
+        "rs-sysv-wrong-order.qcow2",
+        1,
+        &[
+            want("nova-agent.present", "pass", &["2.x"], &[]),
+            want(
+                "xe-tools.enabled",
+                "pass",
+                &["(SysV init, runlevel 2)"],
+                &[
+                    "/sbin/init SysV init",
+                    "/etc/rc2.d/S03xe-linux-distribution -> ../init.d/xe-linux-distribution",
+                    "/etc/inittab:1 id:2:initdefault:",
+                ],
+            ),
+            want(
+                "xe-tools.before-nova-agent",
+                "fail",
+                &[
+                    "xe-linux-distribution starts after nova-agent",
+                    "S01nova-agent → S03xe-linux-distribution in runlevel 2",
+                    "LSB header asks for the opposite",
+                ],
+                &[
+                    "/etc/rc2.d/S01nova-agent -> ../init.d/nova-agent",
+                    "/etc/rc2.d/S03xe-linux-distribution",
+                    "/etc/init.d/nova-agent:4 Required-Start:    $remote_fs $syslog xe-linux-distribution",
+                ],
+            ),
+            want(
+                "nova-agent.tun-tap",
+                "warn",
+                &["tun/tap", "crash or hang"],
+                &[
+                    "/etc/network/interfaces:4 auto tun0",
+                    "/etc/network/interfaces:5 iface tun0 inet static",
+                    "/etc/network/interfaces:8 pre-up ip tuntap add dev tun0 mode tun",
+                ],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn after_from_a_drop_in_in_etc_passes() {
+    check(
+        "rs-dropin.qcow2",
+        0,
+        &[
+            want(
+                "xe-tools.before-nova-agent",
+                "pass",
+                &["xe-linux-distribution starts before nova-agent"],
+                &[
+                    "/etc/systemd/system/nova-agent.service.d/10-xe-tools.conf:3 After=xe-linux-distribution.service",
+                ],
+            ),
+            want("xe-tools.enabled", "pass", &[], &[]),
+            want("nova-agent.present", "pass", &[], &[]),
+        ],
+    );
+}
+
+#[test]
+fn cloud_init_without_nova_agent_warns_with_the_metadata() {
+    check(
+        "rs-cloud-init-only.qcow2",
+        1,
+        &[
+            want(
+                "nova-agent.present",
+                "warn",
+                &[
+                    "img_config_drive=mandatory",
+                    "vm_mode=hvm",
+                    "xenapi_use_agent=False",
+                ],
+                &[
+                    "/var/lib/dpkg/status installed: cloud-init-22.4.2-1",
+                    "/usr/bin/cloud-init exists",
+                    "/usr/share/nova-agent missing",
+                ],
+            ),
+            want("nova-agent.branch", "skip", &["not installed"], &[]),
+            want(
+                "xe-tools.enabled",
+                "fail",
+                &["xe-linux-distribution is not installed"],
+                &[],
+            ),
+            want(
+                "xe-tools.before-nova-agent",
+                "skip",
+                &["nova-agent is not installed"],
+                &[],
+            ),
+            want("nova-agent.tun-tap", "pass", &[], &[]),
+        ],
+    );
+}
+
+#[test]
+fn tun_tap_definitions_and_an_enabled_vpn_warn() {
+    check(
+        "rs-tuntap.qcow2",
+        0,
+        &[
+            want(
+                "nova-agent.tun-tap",
+                "warn",
+                &["VPN services started at boot: openvpn@client.service"],
+                &[
+                    "/etc/sysconfig/network-scripts/ifcfg-tap0:2 TYPE=Tap",
+                    "/etc/systemd/network/50-tun1.netdev:3 Kind=tun",
+                    "/etc/NetworkManager/system-connections/vpn-tun.nmconnection:3 type=tun",
+                    "/etc/systemd/system/multi-user.target.wants/openvpn@client.service -> /usr/lib/systemd/system/openvpn@.service",
+                ],
+            ),
+            want("xe-tools.before-nova-agent", "pass", &[], &[]),
+        ],
+    );
+}
+
+#[test]
+fn neither_nova_agent_nor_cloud_init_fails() {
+    check(
+        "rs-neither.qcow2",
+        1,
+        &[
+            want(
+                "nova-agent.present",
+                "fail",
+                &["neither nova-agent nor cloud-init is installed"],
+                &[
+                    "/usr/share/nova-agent missing",
+                    "/usr/bin/nova-agent missing",
+                    "/usr/bin/cloud-init missing",
+                ],
+            ),
+            want("nova-agent.branch", "skip", &[], &[]),
+            want("xe-tools.before-nova-agent", "skip", &[], &[]),
+        ],
+    );
+}

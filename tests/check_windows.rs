@@ -1,0 +1,366 @@
+//! `imgprep check` on the Windows look-alike fixtures (images-test/windows-*.sh say what each
+//! image holds): the Windows rules of the cloudcenter-worker and rackspace-nova-agent profiles,
+//! their status, the message fragments that explain it and the evidence behind it.
+
+mod common;
+
+use serde_json::Value;
+
+/// Expected result of one rule: status, message fragments, evidence as `path[:line][ text]`
+/// fragments (each must match one evidence entry: path equal, line equal when given, text
+/// containing the rest).
+struct Want {
+    rule: &'static str,
+    status: &'static str,
+    message: &'static [&'static str],
+    evidence: &'static [&'static str],
+}
+
+const fn want(
+    rule: &'static str,
+    status: &'static str,
+    message: &'static [&'static str],
+    evidence: &'static [&'static str],
+) -> Want {
+    Want {
+        rule,
+        status,
+        message,
+        evidence,
+    }
+}
+
+/// Runs `imgprep check FIXTURE/IMAGE --profile PROFILE [--cloud CLOUD]` (expecting exit status
+/// `code`) and checks every rule of `wants`.
+fn check(
+    fixture: &str,
+    image: &str,
+    profile: &str,
+    cloud: Option<&str>,
+    code: i32,
+    wants: &[Want],
+) {
+    let path = common::fixture(fixture).join(image);
+    let mut args = vec![
+        "check".to_owned(),
+        path.to_str().expect("UTF-8 path").to_owned(),
+        "--profile".into(),
+        profile.into(),
+        "--format".into(),
+        "json".into(),
+    ];
+    if let Some(c) = cloud {
+        args.extend(["--cloud".into(), c.into()]);
+    }
+    let out = common::imgprep_ok(&args, code);
+    let v: Value = serde_json::from_str(&out).expect("JSON report");
+    let results = v["results"].as_array().expect("results");
+    for w in wants {
+        let r = results
+            .iter()
+            .find(|r| r["rule"] == w.rule)
+            .unwrap_or_else(|| panic!("{image}: no result for {}", w.rule));
+        let shown = serde_json::to_string_pretty(r).expect("JSON value");
+        assert_eq!(r["status"], w.status, "{image} {}:\n{shown}", w.rule);
+        let msg = r["message"].as_str().unwrap_or("");
+        for m in w.message {
+            assert!(
+                msg.contains(m),
+                "{image} {}: message lacks {m:?}:\n{shown}",
+                w.rule
+            );
+        }
+        let evidence = r["evidence"].as_array().expect("evidence");
+        for e in w.evidence {
+            assert!(
+                evidence.iter().any(|x| evidence_matches(x, e)),
+                "{image} {}: no evidence {e:?}:\n{shown}",
+                w.rule
+            );
+        }
+    }
+}
+
+/// `path[:line][ text]`: the path up to the first space or `:<digits>`, then the text fragment.
+fn evidence_matches(e: &Value, want: &str) -> bool {
+    let path = e["path"].as_str().unwrap_or("");
+    let Some(rest) = want.strip_prefix(path) else {
+        return false;
+    };
+    let (line, text) = match rest.strip_prefix(':') {
+        Some(r) => {
+            let digits: String = r.chars().take_while(char::is_ascii_digit).collect();
+            (digits.parse::<u64>().ok(), &r[digits.len()..])
+        }
+        None => (None, rest),
+    };
+    if !(text.is_empty() || text.starts_with(' ')) {
+        return false;
+    }
+    if line.is_some() && e["line"].as_u64() != line {
+        return false;
+    }
+    e["text"].as_str().unwrap_or("").contains(text.trim_start())
+}
+
+#[test]
+fn cloudcenter_worker_on_2008r2_without_cloudbase_init() {
+    check(
+        "windows-2008r2",
+        "win2008r2-like.qcow2",
+        "cloudcenter-worker",
+        Some("openstack"),
+        1,
+        &[
+            want(
+                "agent.present",
+                "warn",
+                &[
+                    "no management agent found",
+                    "openstack bootstraps Windows 2008 dynamically",
+                ],
+                &["registry:SYSTEM\\CurrentControlSet\\Services\\AgentService no such service"],
+            ),
+            want(
+                "cloudbase-init.userdata",
+                "fail",
+                &[
+                    "cloudbase-init is not installed",
+                    "rules/matrix.yaml marks Windows 2008 on openstack with the cloudbase-init \
+                     footnote: Windows needs cloudbase-init set to run the user data",
+                ],
+                &[
+                    "registry:SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall no entry",
+                    "registry:SYSTEM\\CurrentControlSet\\Services\\cloudbase-init no such service",
+                ],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn cloudcenter_worker_on_2012r2_with_agent_and_userdata() {
+    check(
+        "windows-2012r2",
+        "win2012r2-like.vhdx",
+        "cloudcenter-worker",
+        Some("openstack"),
+        0,
+        &[
+            want(
+                "agent.present",
+                "pass",
+                &["the management agent is installed"],
+                &[
+                    "registry:SYSTEM\\CurrentControlSet\\Services\\AgentService service \
+                     AgentService (\"C:\\Program Files\\osmosix\\agent\\AgentService.exe\"), \
+                     start automatic",
+                    "registry:SYSTEM\\CurrentControlSet\\Services\\CliQrStartupService service",
+                ],
+            ),
+            want(
+                "cloudbase-init.userdata",
+                "pass",
+                &[
+                    "cloudbase-init runs user data as a script",
+                    "cloudbase-init.conf lists UserDataPlugin in its plugins",
+                ],
+                &[
+                    "registry:SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\\
+                     {3E3C6F11-5F5D-4B36-9B5A-6D2C1E4B7A01} Cloudbase-Init 1.1.2, installed in \
+                     C:\\Program Files\\Cloudbase Solutions\\Cloudbase-Init\\",
+                    "registry:SYSTEM\\CurrentControlSet\\Services\\cloudbase-init service \
+                     cloudbase-init",
+                    "/Program Files/Cloudbase Solutions/Cloudbase-Init/conf/cloudbase-init.conf:20 \
+                     plugins=cloudbaseinit.plugins.common.mtu.MTUPlugin,",
+                    "/Program Files/Cloudbase Solutions/Cloudbase-Init/conf/\
+                     cloudbase-init-unattend.conf:13 plugins=",
+                ],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn cloudcenter_worker_on_2016_with_default_plugins() {
+    check(
+        "windows-2016",
+        "win2016-like.vmdk",
+        "cloudcenter-worker",
+        None,
+        1,
+        &[
+            want(
+                "agent.present",
+                "fail",
+                &[
+                    "no management agent found (looked for service AgentService, service \
+                     CliQrStartupService)",
+                    "without --cloud",
+                ],
+                &["registry:SYSTEM\\CurrentControlSet\\Services\\CliQrStartupService no such"],
+            ),
+            want(
+                "cloudbase-init.userdata",
+                "pass",
+                &["sets no plugins, so cloudbase-init runs its default plugin list"],
+                &[
+                    "registry:SOFTWARE\\WOW6432Node\\Microsoft\\Windows\\CurrentVersion\\\
+                     Uninstall\\{6A2B7C4D-1E3F-4A5B-8C9D-0E1F2A3B4C5D} Cloudbase-Init 0.9.11",
+                    "/Program Files (x86)/Cloudbase Solutions/Cloudbase-Init/conf/\
+                     cloudbase-init.conf no plugins option in [DEFAULT]",
+                ],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn cloudcenter_worker_on_2016_without_the_userdata_plugin() {
+    check(
+        "windows-2016-noipv6",
+        "win2016-noipv6.qcow2",
+        "cloudcenter-worker",
+        Some("openstack"),
+        1,
+        &[want(
+            "cloudbase-init.userdata",
+            "fail",
+            &[
+                "cloudbase-init is installed but does not run user data",
+                "leaves out UserDataPlugin",
+            ],
+            &[
+                "/Program Files/Cloudbase Solutions/Cloudbase-Init/conf/cloudbase-init.conf:20 \
+                 plugins=cloudbaseinit.plugins.common.mtu.MTUPlugin,cloudbaseinit.plugins.common.\
+                 sethostname.SetHostNamePlugin",
+                "/Program Files/Cloudbase Solutions/Cloudbase-Init/conf/\
+                 cloudbase-init-unattend.conf:13 plugins=",
+            ],
+        )],
+    );
+}
+
+#[test]
+fn rackspace_on_2008r2_without_agent_and_ipv6() {
+    check(
+        "windows-2008r2",
+        "win2008r2-like.qcow2",
+        "rackspace-nova-agent",
+        None,
+        1,
+        &[
+            want(
+                "windows.ipv6",
+                "fail",
+                &["DisabledComponents is 0xffffffff (4294967295), which it must not be"],
+                &[
+                    "registry:SYSTEM\\CurrentControlSet\\Services\\Tcpip6\\Parameters\\\
+                   DisabledComponents 0xffffffff",
+                ],
+            ),
+            want(
+                "nova-agent.present",
+                "fail",
+                &[
+                    "the Rackspace Cloud Servers agent (the RackspaceCloudServersAgent service) is \
+                   not installed",
+                ],
+                &[
+                    "registry:SYSTEM\\CurrentControlSet\\Services\\RackspaceCloudServersAgent no \
+                   such service",
+                ],
+            ),
+            want("xe-tools.enabled", "skip", &["applies to linux only"], &[]),
+        ],
+    );
+}
+
+#[test]
+fn rackspace_on_2012r2_without_tcpip6_parameters() {
+    check(
+        "windows-2012r2",
+        "win2012r2-like.vhdx",
+        "rackspace-nova-agent",
+        None,
+        1,
+        &[
+            want(
+                "windows.ipv6",
+                "pass",
+                &["DisabledComponents is not set, so it is none of 0xff, 0xffffffff"],
+                &[
+                    "registry:SYSTEM\\CurrentControlSet\\Services\\Tcpip6\\Parameters\\\
+                   DisabledComponents not set",
+                ],
+            ),
+            want("nova-agent.present", "fail", &["is not installed"], &[]),
+        ],
+    );
+}
+
+#[test]
+fn rackspace_on_2016_with_agent() {
+    check(
+        "windows-2016",
+        "win2016-like.vmdk",
+        "rackspace-nova-agent",
+        None,
+        0,
+        &[
+            want(
+                "windows.ipv6",
+                "pass",
+                &["DisabledComponents is 0x20 (32), none of 0xff, 0xffffffff"],
+                &[
+                    "registry:SYSTEM\\CurrentControlSet\\Services\\Tcpip6\\Parameters\\\
+                   DisabledComponents 0x20 (32)",
+                ],
+            ),
+            want(
+                "nova-agent.present",
+                "pass",
+                &["the Rackspace Cloud Servers agent is installed (service \
+                   RackspaceCloudServersAgent, start automatic), with its updater"],
+                &[
+                    "registry:SYSTEM\\CurrentControlSet\\Services\\RackspaceCloudServersAgent \
+                     service RackspaceCloudServersAgent (\"C:\\Program Files\\Rackspace\\Cloud \
+                     Servers\\Agent\\Rackspace.Cloud.Server.Agent.Service.exe\")",
+                    "registry:SYSTEM\\CurrentControlSet\\Services\\\
+                     RackspaceCloudServersAgentUpdater service",
+                    "registry:SOFTWARE\\Rackspace key exists, values: cloud-automation-run",
+                    "/Program Files/Rackspace/Cloud Servers/Agent/\
+                     Rackspace.Cloud.Server.Agent.Service.exe the agent's executable exists",
+                ],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn rackspace_on_2016_with_ipv6_off() {
+    check(
+        "windows-2016-noipv6",
+        "win2016-noipv6.qcow2",
+        "rackspace-nova-agent",
+        None,
+        1,
+        &[
+            want(
+                "windows.ipv6",
+                "fail",
+                &["DisabledComponents is 0xff (255), which it must not be (0xff)"],
+                &[
+                    "registry:SYSTEM\\CurrentControlSet\\Services\\Tcpip6\\Parameters\\\
+                   DisabledComponents 0xff (255)",
+                ],
+            ),
+            want(
+                "nova-agent.present",
+                "pass",
+                &["the Rackspace Cloud Servers agent is installed"],
+                &["registry:SOFTWARE\\Rackspace key exists"],
+            ),
+        ],
+    );
+}
