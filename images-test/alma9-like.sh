@@ -9,7 +9,7 @@
 #                       SQLite rpmdb (EL 9 keeps it under /var/lib/rpm), rpmdb-distros alma9
 # libguestfs 1.48 knows no AlmaLinux: it takes the distro from /etc/redhat-release as
 # "redhat-based"; imgprep says "almalinux" (a deliberate difference the differential test names).
-# References: alma9-like.vmdk.inspector.xml, .guestfish.txt, .rpm-qa.txt.
+# References: alma9-like.vmdk.inspector.xml, .rpm-qa.txt.
 # needs: rpmdb-distros os-helpers
 source ./lib.sh
 source "$(fixture os-helpers)/helpers.sh"

@@ -7,7 +7,7 @@
 #                       15 entries written the way apk-tools 2.14 writes them (C:, P:, V:, A:, S:,
 #                       I:, T:, U:, L:, o:, m:, t:, c:, D:, p:, then F:/R:/a:/Z: file lines) with the
 #                       versions of Alpine 3.18.4's base packages
-# References: alpine-like.qcow2.inspector.xml, .guestfish.txt.
+# References: alpine-like.qcow2.inspector.xml.
 # needs: os-helpers
 source ./lib.sh
 source "$(fixture os-helpers)/helpers.sh"

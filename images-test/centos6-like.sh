@@ -11,7 +11,7 @@
 #   /var/lib/rpm/Packages
 #                       Berkeley DB rpmdb (rpmdb-distros el6: python 2.6.6-66.el6_8, so rules
 #                       wanting Python >= 2.7.9 fail here)
-# References: centos6-like.vmdk.inspector.xml, .guestfish.txt, .rpm-qa.txt.
+# References: centos6-like.vmdk.inspector.xml, .rpm-qa.txt.
 # needs: lvm-skeletons rpmdb-distros os-helpers
 source ./lib.sh
 source "$(fixture os-helpers)/helpers.sh"

@@ -14,7 +14,7 @@
 #                       i686, a gpg-pubkey), and /usr/lib/rpm/macros naming its path
 #   /usr/lib64/python2.7/ssl.py
 #                       with `def create_default_context` (RHEL 7 back-ported Python 2.7.9's ssl)
-# References: centos7-like.qcow2.inspector.xml, .guestfish.txt, and .rpm-qa.txt (`rpm -qa` of the
+# References: centos7-like.qcow2.inspector.xml, and .rpm-qa.txt (`rpm -qa` of the
 # database put into the image: the package list reference).
 # needs: lvm-skeletons rpmdb-distros os-helpers
 source ./lib.sh

@@ -13,11 +13,6 @@
 # and compare it with debian-backing-top.qcow2.inspector.xml.
 # needs: debian-root
 source ./lib.sh
-# virt-inspector on a loaded machine (TCG, shared cores) can outlast lib.sh's ten minutes.
-inspector() {
-  timeout 2400 virt-inspector -a "$1" --no-icon > "$2.tmp"
-  mv "$2.tmp" "$2"
-}
 out=$1
 work=$(mktemp -d "$out/work.XXXXXX")
 root_uuid=8b9c0d1e-2f3a-4b4c-9d5e-6f708192a3b4

@@ -11,11 +11,6 @@
 # ext2, swap signatures, mount assembly across filesystems.
 # needs: debian-root
 source ./lib.sh
-# virt-inspector on a loaded machine (TCG, shared cores) can outlast lib.sh's ten minutes.
-inspector() {
-  timeout 2400 virt-inspector -a "$1" --no-icon > "$2.tmp"
-  mv "$2.tmp" "$2"
-}
 out=$1
 work=$(mktemp -d "$out/work.XXXXXX")
 

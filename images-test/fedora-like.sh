@@ -13,7 +13,7 @@
 #                       database is in SQLite's rollback-journal mode: libguestfs 1.48 opens it
 #                       from a read-only mount, where SQLite cannot open a WAL-mode database
 #                       whose -shm file is gone (as rpm leaves it), and virt-inspector then fails
-# References: fedora-like.qcow2.inspector.xml, .guestfish.txt, .rpm-qa.txt.
+# References: fedora-like.qcow2.inspector.xml, .rpm-qa.txt.
 # needs: rpmdb-distros os-helpers
 source ./lib.sh
 source "$(fixture os-helpers)/helpers.sh"

@@ -139,12 +139,11 @@ vm_inspector() {
 }
 
 # os_reference IMAGE [FIELD...]: lib.sh's `reference` (IMAGE.inspector.xml checked to have every
-# compared field but the FIELDs named, and IMAGE.guestfish.txt) with vm_inspector's time limit.
+# compared field but the FIELDs named) through vm_inspector.
 os_reference() {
   local img=$1
   shift
   vm_inspector "$img.inspector.xml" -a "$img"
   check_xml "$img.inspector.xml" "$@"
-  guestfs_facts "$img" "$img.guestfish.txt"
 }
 HELPERS

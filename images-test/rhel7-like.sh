@@ -9,7 +9,7 @@
 #   /var/lib/rpm/Packages
 #                       Berkeley DB rpmdb (rpmdb-distros rhel7: python 2.7.5-34.el7,
 #                       redhat-release-server 7.2-9.el7)
-# References: rhel7-like.qcow2.inspector.xml, .guestfish.txt, .rpm-qa.txt.
+# References: rhel7-like.qcow2.inspector.xml, .rpm-qa.txt.
 # needs: rpmdb-distros os-helpers
 source ./lib.sh
 source "$(fixture os-helpers)/helpers.sh"
