@@ -5,8 +5,8 @@
 #   benches/inspect.sh                 all of it (virt-inspector runs take ~20 s each)
 #   benches/inspect.sh --no-reference  skip virt-inspector
 #
-# Needs the fixtures (images-test/build debian-gpt debian-raw-nopart) and hyperfine, GNU time,
-# qemu-img, virt-inspector (.ci/deps installs them).
+# Builds the fixtures it needs (images-test/build) and needs hyperfine, GNU time, qemu-img and
+# virt-inspector (.ci/deps installs them). RUNS=N sets the number of timed runs (default 10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LIBGUESTFS_BACKEND_SETTINGS=${LIBGUESTFS_BACKEND_SETTINGS:-force_tcg}
@@ -15,6 +15,9 @@ cargo build --release --locked -q -p imgprep-cli
 bin=$PWD/target/release/imgprep
 gpt=$(images-test/build --path debian-gpt)/debian-gpt.qcow2
 raw=$(images-test/build --path debian-raw-nopart)/debian-raw-nopart.img
+centos7=$(images-test/build --path centos7-like)/centos7-like.qcow2
+win2016=$(images-test/build --path windows-2016)/win2016-like.vmdk
+win2012=$(images-test/build --path windows-2012r2)/win2012r2-like.vhdx
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -25,26 +28,31 @@ qemu-img convert -q -O qcow2 "$raw" "$tmp/100g.qcow2" && qemu-img resize -q "$tm
 rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
 
 echo "== wall time (median of $runs runs)"
-hyperfine -N -w 2 -r "$runs" --export-json "$tmp/h.json" \
+# -i: check exits 1 when a rule fails, which these images do.
+hyperfine -N -i -w 2 -r "$runs" --export-json "$tmp/h.json" \
   -n "inspect debian-gpt.qcow2" "$bin inspect --format json $gpt" \
   -n "inspect 2 GiB qcow2" "$bin inspect --format json $tmp/2g.qcow2" \
   -n "inspect 100 GiB qcow2" "$bin inspect --format json $tmp/100g.qcow2" \
-  -n "check debian-gpt.qcow2" "sh -c '$bin check $gpt --profile cloudcenter-worker --cloud openstack --format json >/dev/null; test \$? -le 1'" \
+  -n "inspect centos7-like.qcow2" "$bin inspect --format json $centos7" \
+  -n "inspect win2016-like.vmdk" "$bin inspect --format json $win2016" \
+  -n "inspect win2012r2-like.vhdx" "$bin inspect --format json $win2012" \
+  -n "check debian-gpt.qcow2" "$bin check $gpt --profile cloudcenter-worker --cloud openstack --format json" \
+  -n "check centos7-like.qcow2" "$bin check $centos7 --profile cloudcenter-worker --cloud aws --format json" \
   >/dev/null
 python3 - "$tmp/h.json" <<'PY'
 import json, sys
 for r in json.load(open(sys.argv[1]))["results"]:
-    print(f'{r["command"]:28s} median {r["median"]*1000:7.1f} ms  (min {r["min"]*1000:.1f}, max {r["max"]*1000:.1f})')
+    print(f'{r["command"]:30s} median {r["median"]*1000:7.1f} ms  (min {r["min"]*1000:.1f}, max {r["max"]*1000:.1f})')
 PY
 
 echo "== peak RSS"
-for img in "$gpt" "$tmp/2g.qcow2" "$tmp/100g.qcow2"; do
-  printf '%-28s %6s KiB\n' "inspect $(basename "$img")" "$(rss "$bin" inspect --format json "$img")"
+for img in "$gpt" "$tmp/2g.qcow2" "$tmp/100g.qcow2" "$centos7" "$win2016" "$win2012"; do
+  printf '%-30s %6s KiB\n' "inspect $(basename "$img")" "$(rss "$bin" inspect --format json "$img")"
 done
 
 if [ "${1:-}" != --no-reference ]; then
-  echo "== virt-inspector on debian-gpt.qcow2 (3 runs)"
-  hyperfine -N -r 3 --export-json "$tmp/v.json" "virt-inspector -a $gpt" >/dev/null
+  echo "== virt-inspector on debian-gpt.qcow2 (5 runs)"
+  hyperfine -N -r 5 --export-json "$tmp/v.json" "virt-inspector -a $gpt" >/dev/null
   python3 - "$tmp/h.json" "$tmp/v.json" <<'PY'
 import json, sys
 ours = json.load(open(sys.argv[1]))["results"][0]["median"]

@@ -108,3 +108,41 @@ reference() {
   inspector "$img" "$img.inspector.xml"
   check_xml "$img.inspector.xml" "$@"
 }
+
+# bdb_packages SQLITE PACKAGES WORKDIR: a Berkeley DB hash Packages file (4096-byte pages,
+# little-endian) holding the header blobs of the rpm sqlite database SQLITE under their header
+# numbers, key 0 holding the highest number, as rpm 4.x before 4.16 keeps it.
+bdb_packages() {
+  local db=$1 dst=$2 w=$3 n max
+  sqlite3 "$db" "SELECT hnum FROM Packages ORDER BY hnum" > "$w/hnums"
+  max=$(tail -n 1 "$w/hnums")
+  le32() {
+    printf '%02x%02x%02x%02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) \
+      $(($1 >> 24 & 255))
+  }
+  {
+    printf 'VERSION=3\nformat=bytevalue\ntype=hash\ndb_pagesize=4096\ndb_lorder=1234\n'
+    printf 'h_ffactor=0\nHEADER=END\n'
+    echo " $(le32 0)"
+    echo " $(le32 "$max")"
+    while read -r n; do
+      echo " $(le32 "$n")"
+      echo " $(sqlite3 "$db" "SELECT hex(blob) FROM Packages WHERE hnum = $n" | tr 'A-F' 'a-f')"
+    done < "$w/hnums"
+    echo "DATA=END"
+  } > "$w/Packages.dump"
+  db5.3_load -f "$w/Packages.dump" "$dst"
+  # db5.3_load stamps a file id (inode, device, time) into the metadata page (and copies of it
+  # into unused page space) and leaves the 3 padding bytes of each off-page item (H_OFFPAGE, in
+  # P_HASH pages) uninitialised: zeroed, the file comes out the same from build to build.
+  perl -0777 -pi -e '
+    my $id = substr($_, 52, 20);
+    s/\Q$id\E/"\0" x 20/ge;
+    for (my $p = 0; $p + 4096 <= length; $p += 4096) {
+      next unless ord(substr($_, $p + 25, 1)) == 13;
+      for my $i (0 .. unpack("v", substr($_, $p + 20, 2)) - 1) {
+        my $o = $p + unpack("v", substr($_, $p + 26 + 2 * $i, 2));
+        substr($_, $o + 1, 3) = "\0\0\0" if ord(substr($_, $o, 1)) == 3;
+      }
+    }' "$dst"
+}

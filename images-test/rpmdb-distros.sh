@@ -200,27 +200,6 @@ xfsprogs|0|5.19.0|4.el9|x86_64|https://xfs.wiki.kernel.org|Utilities for managin
 EOT
 }
 
-# bdb_packages SQLITE PACKAGES WORKDIR: a Berkeley DB hash Packages file holding the header blobs
-# of SQLITE under their header numbers (little-endian keys), key 0 holding the highest number.
-bdb_packages() {
-  local db=$1 dst=$2 w=$3 n max
-  sqlite3 "$db" "SELECT hnum FROM Packages ORDER BY hnum" > "$w/hnums"
-  max=$(tail -n 1 "$w/hnums")
-  le32() { printf '%02x%02x%02x%02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24 & 255)); }
-  {
-    printf 'VERSION=3\nformat=bytevalue\ntype=hash\ndb_pagesize=4096\ndb_lorder=1234\n'
-    printf 'h_ffactor=0\nHEADER=END\n'
-    echo " $(le32 0)"
-    echo " $(le32 "$max")"
-    while read -r n; do
-      echo " $(le32 "$n")"
-      echo " $(sqlite3 "$db" "SELECT hex(blob) FROM Packages WHERE hnum = $n" | tr 'A-F' 'a-f')"
-    done < "$w/hnums"
-    echo "DATA=END"
-  } > "$w/Packages.dump"
-  db5.3_load -f "$w/Packages.dump" "$dst"
-}
-
 distro el7 el7 yes yes
 distro el6 el6 yes no
 distro rhel7 rhel7 yes no

@@ -4,31 +4,7 @@
 
 mod common;
 
-use serde_json::Value;
-
-/// Expected result of one rule: status, message fragments, evidence as `path[:line][ text]`
-/// fragments (each must match one evidence entry: path equal, line equal when given, text
-/// containing the rest).
-struct Want {
-    rule: &'static str,
-    status: &'static str,
-    message: &'static [&'static str],
-    evidence: &'static [&'static str],
-}
-
-const fn want(
-    rule: &'static str,
-    status: &'static str,
-    message: &'static [&'static str],
-    evidence: &'static [&'static str],
-) -> Want {
-    Want {
-        rule,
-        status,
-        message,
-        evidence,
-    }
-}
+use common::{Want, want};
 
 /// Runs `imgprep check FIXTURE/IMAGE --profile PROFILE [--cloud CLOUD]` (expecting exit status
 /// `code`) and checks every rule of `wants`.
@@ -41,66 +17,7 @@ fn check(
     wants: &[Want],
 ) {
     let path = common::fixture(fixture).join(image);
-    let mut args = vec![
-        "check".to_owned(),
-        path.to_str().expect("UTF-8 path").to_owned(),
-        "--profile".into(),
-        profile.into(),
-        "--format".into(),
-        "json".into(),
-    ];
-    if let Some(c) = cloud {
-        args.extend(["--cloud".into(), c.into()]);
-    }
-    let out = common::imgprep_ok(&args, code);
-    let v: Value = serde_json::from_str(&out).expect("JSON report");
-    let results = v["results"].as_array().expect("results");
-    for w in wants {
-        let r = results
-            .iter()
-            .find(|r| r["rule"] == w.rule)
-            .unwrap_or_else(|| panic!("{image}: no result for {}", w.rule));
-        let shown = serde_json::to_string_pretty(r).expect("JSON value");
-        assert_eq!(r["status"], w.status, "{image} {}:\n{shown}", w.rule);
-        let msg = r["message"].as_str().unwrap_or("");
-        for m in w.message {
-            assert!(
-                msg.contains(m),
-                "{image} {}: message lacks {m:?}:\n{shown}",
-                w.rule
-            );
-        }
-        let evidence = r["evidence"].as_array().expect("evidence");
-        for e in w.evidence {
-            assert!(
-                evidence.iter().any(|x| evidence_matches(x, e)),
-                "{image} {}: no evidence {e:?}:\n{shown}",
-                w.rule
-            );
-        }
-    }
-}
-
-/// `path[:line][ text]`: the path up to the first space or `:<digits>`, then the text fragment.
-fn evidence_matches(e: &Value, want: &str) -> bool {
-    let path = e["path"].as_str().unwrap_or("");
-    let Some(rest) = want.strip_prefix(path) else {
-        return false;
-    };
-    let (line, text) = match rest.strip_prefix(':') {
-        Some(r) => {
-            let digits: String = r.chars().take_while(char::is_ascii_digit).collect();
-            (digits.parse::<u64>().ok(), &r[digits.len()..])
-        }
-        None => (None, rest),
-    };
-    if !(text.is_empty() || text.starts_with(' ')) {
-        return false;
-    }
-    if line.is_some() && e["line"].as_u64() != line {
-        return false;
-    }
-    e["text"].as_str().unwrap_or("").contains(text.trim_start())
+    common::check(&path, profile, cloud, &[], code, wants);
 }
 
 #[test]

@@ -143,8 +143,8 @@ pub(crate) fn not_applicable(a: &Applies, cx: &Context<'_>) -> Option<String> {
             && !req.matches(cx.version())
         {
             return Some(format!(
-                "applies to version {v}; this image is {}.{}",
-                cx.os.major_version, cx.os.minor_version
+                "applies to version {v}; this image is {}",
+                crate::matrix::os_version(cx.os)
             ));
         }
     }

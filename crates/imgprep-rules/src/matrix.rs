@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::model::{Cloud, Status};
 
 /// The matrix file.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Matrix {
     /// Where the values come from.
@@ -177,12 +177,44 @@ pub fn os_key(os: &OperatingSystem) -> Option<String> {
     }
 }
 
-/// A name for an OS in messages, e.g. `centos 7.9`.
+/// A name for an OS in messages, e.g. `centos 7.9`, `ubuntu 16.04`.
 pub(crate) fn os_label(os: &OperatingSystem) -> String {
     format!(
-        "{} {}.{}",
+        "{} {}",
         os.distro.as_deref().unwrap_or("unknown OS"),
-        os.major_version,
-        os.minor_version
+        os_version(os)
     )
+}
+
+/// The OS's version as its users write it: `7.9`, but `16.04` for Ubuntu, whose minor version
+/// is the release month (inspection reports 16.04 as major 16, minor 4).
+pub(crate) fn os_version(os: &OperatingSystem) -> String {
+    if os.distro.as_deref() == Some("ubuntu") {
+        format!("{}.{:02}", os.major_version, os.minor_version)
+    } else {
+        format!("{}.{}", os.major_version, os.minor_version)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_in_messages() {
+        for (distro, major, minor, want) in [
+            ("centos", 7, 9, "centos 7.9"),
+            ("debian", 12, 5, "debian 12.5"),
+            ("ubuntu", 16, 4, "ubuntu 16.04"),
+            ("ubuntu", 22, 10, "ubuntu 22.10"),
+        ] {
+            let os = OperatingSystem {
+                distro: Some(distro.into()),
+                major_version: major,
+                minor_version: minor,
+                ..Default::default()
+            };
+            assert_eq!(os_label(&os), want);
+        }
+    }
 }

@@ -2065,13 +2065,7 @@ mod tests {
             package_format: Some("rpm".into()),
             ..Default::default()
         };
-        let matrix = Matrix {
-            source: String::new(),
-            footnotes: BTreeMap::new(),
-            cloud_notes: BTreeMap::new(),
-            clouds: Vec::new(),
-            rows: Vec::new(),
-        };
+        let matrix = Matrix::default();
         let mut params: BTreeMap<String, String> = params
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

@@ -221,7 +221,20 @@ impl PythonVersion {
                 self.min
             )
         };
-        Outcome::new(Status::Fail, msg).with(ev)
+        // Where the back-port was looked for.
+        let ssl: Vec<Evidence> = old27
+            .iter()
+            .filter_map(|py| {
+                let path = format!("{}/ssl.py", py.libdir.as_deref()?);
+                let text = if cx.guest.is_file(&path) {
+                    "no create_default_context: 2.7.9's TLS features are not back-ported"
+                } else {
+                    "missing"
+                };
+                Some(Evidence::file(path, text))
+            })
+            .collect();
+        Outcome::new(Status::Fail, msg).with(ev).with(ssl)
     }
 }
 

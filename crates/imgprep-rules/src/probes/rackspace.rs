@@ -677,13 +677,7 @@ mod tests {
     }
 
     fn run(check: &str, g: &MemGuest, os: &OperatingSystem) -> Outcome {
-        let matrix = Matrix {
-            source: String::new(),
-            footnotes: BTreeMap::new(),
-            cloud_notes: BTreeMap::new(),
-            clouds: Vec::new(),
-            rows: Vec::new(),
-        };
+        let matrix = Matrix::default();
         let params = BTreeMap::new();
         let cx = Context {
             os,

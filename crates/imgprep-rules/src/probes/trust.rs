@@ -77,6 +77,7 @@ impl CaTrusted {
             );
         }
         let mut found: Vec<Evidence> = Vec::new();
+        let mut other: Vec<Evidence> = Vec::new();
         let mut places: Vec<String> = BUNDLES.iter().map(|s| (*s).to_owned()).collect();
         for dir in ANCHORS {
             places.extend(
@@ -85,6 +86,10 @@ impl CaTrusted {
                     .map(|n| format!("{dir}/{n}")),
             );
         }
+        // Each file once: bundles are linked under several names (/etc/pki/tls/certs/ca-bundle.crt
+        // -> the extracted bundle), and /etc/ssl/certs holds the Debian bundle and links to the
+        // anchors.
+        let mut seen: Vec<String> = Vec::new();
         for path in &places {
             let Ok(Some(meta)) = cx.guest.stat(path) else {
                 continue;
@@ -92,15 +97,30 @@ impl CaTrusted {
             if meta.kind != imgprep_fs::FileKind::File || meta.size > 16 << 20 {
                 continue;
             }
+            let real = cx.guest.realpath(path).unwrap_or_else(|_| path.clone());
+            if seen.contains(&real) {
+                continue;
+            }
+            seen.push(real.clone());
             let Ok(bytes) = cx.guest.read_file(path, 16 << 20) else {
                 continue;
             };
             let have = certificates(&bytes);
             let n = wanted.iter().filter(|w| have.contains(w)).count();
+            let link = if real == *path {
+                String::new()
+            } else {
+                format!(" (links to {real})")
+            };
             if n > 0 {
                 found.push(Evidence::file(
                     path.as_str(),
-                    format!("holds {n} of the {} certificate(s)", wanted.len()),
+                    format!("holds {n} of the {} certificate(s){link}", wanted.len()),
+                ));
+            } else if !have.is_empty() {
+                other.push(Evidence::file(
+                    path.as_str(),
+                    format!("{} other certificate(s), not this CA{link}", have.len()),
                 ));
             }
         }
@@ -111,17 +131,19 @@ impl CaTrusted {
                 format!(
                     "the CA in {file} is in none of the guest's trust bundles or anchor directories"
                 ),
-            ),
+            )
+            .with(other),
             (false, true) => Outcome::new(
                 Status::Pass,
                 format!("the CA in {file} is in the guest trust store"),
             )
             .with(found),
             (false, false) => Outcome::new(
-                Status::Pass,
+                Status::Warn,
                 format!(
-                    "the CA in {file} is in an anchor directory; the bundle is regenerated from it \
-                     by update-ca-trust / update-ca-certificates"
+                    "the CA in {file} is in an anchor directory but in none of the bundles TLS \
+                     clients read: it is trusted only once update-ca-trust / \
+                     update-ca-certificates has run in the image"
                 ),
             )
             .with(found),
@@ -170,19 +192,7 @@ impl UserSudo {
             .iter()
             .flat_map(|f| grants(f, &user, &groups))
             .collect();
-        let requiretty: Vec<Evidence> = files
-            .iter()
-            .flat_map(|f| {
-                f.meaningful()
-                    .filter(|(_, l)| {
-                        l.starts_with("Defaults")
-                            && l.contains("requiretty")
-                            && !l.contains("!requiretty")
-                    })
-                    .map(|(n, l)| Evidence::line(&f.path, n, l))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let tty = requiretty(&files, &user, &groups);
         let mut ev = vec![Evidence::line(
             "/etc/passwd",
             pw_line,
@@ -200,20 +210,29 @@ impl UserSudo {
             )
             .with(ev);
         }
-        if !requiretty.is_empty() {
+        if tty.on {
             return Outcome::new(
                 Status::Warn,
                 format!("{user} has sudo rights, but `Defaults requiretty` stops sudo in the agent's non-interactive sessions"),
             )
             .with(ev)
-            .with(requiretty);
+            .with(tty.evidence);
         }
         if full {
+            let exempt = match tty.evidence.last() {
+                Some(e) => format!(
+                    " (exempt from requiretty by {}:{})",
+                    e.path,
+                    e.line.unwrap_or(0)
+                ),
+                None => String::new(),
+            };
             Outcome::new(
                 Status::Pass,
-                format!("{user} may run any command as root without a password"),
+                format!("{user} may run any command as root without a password{exempt}"),
             )
             .with(ev)
+            .with(tty.evidence)
         } else {
             Outcome::new(
                 Status::Warn,
@@ -222,6 +241,61 @@ impl UserSudo {
             .with(ev)
         }
     }
+}
+
+/// Whether sudo requires a tty for the user, and the `Defaults` lines that decide it.
+#[derive(Debug, Clone, Default)]
+struct Tty {
+    on: bool,
+    /// The global setting and, when one applies, the user's own (`Defaults:USER`), in that
+    /// order; empty when nothing sets requiretty.
+    evidence: Vec<Evidence>,
+}
+
+/// `requiretty` for `user`: sudo applies the global `Defaults` lines first and the per-user
+/// ones (`Defaults:USER_LIST`) after them, whatever their order in the files; within each kind
+/// the last setting wins. Host, runas and command `Defaults` (`@`, `>`, `!`) are ignored.
+fn requiretty(files: &[Lines], user: &str, groups: &[String]) -> Tty {
+    let mut global: Option<(bool, Evidence)> = None;
+    let mut own: Option<(bool, Evidence)> = None;
+    for f in files {
+        for (n, l) in f.meaningful() {
+            let Some((head, opts)) = l.split_once(char::is_whitespace) else {
+                continue;
+            };
+            let slot = if head == "Defaults" {
+                &mut global
+            } else if let Some(users) = head.strip_prefix("Defaults:") {
+                if !users
+                    .split(',')
+                    .any(|u| matches_user(u.trim(), user, groups))
+                {
+                    continue;
+                }
+                &mut own
+            } else {
+                continue;
+            };
+            for o in opts.split(',').map(str::trim) {
+                let value = match o {
+                    "requiretty" => true,
+                    "!requiretty" => false,
+                    _ => continue,
+                };
+                *slot = Some((value, Evidence::line(&f.path, n, l)));
+            }
+        }
+    }
+    let on = own.as_ref().or(global.as_ref()).is_some_and(|(v, _)| *v);
+    // Without a global requiretty there is nothing to show (a per-user `!requiretty` alone
+    // changes nothing).
+    let evidence = match (&global, &own) {
+        (Some((true, g)), Some((_, o))) => vec![g.clone(), o.clone()],
+        (Some((true, g)), None) => vec![g.clone()],
+        (_, Some((true, o))) => vec![o.clone()],
+        _ => Vec::new(),
+    };
+    Tty { on, evidence }
 }
 
 /// The user's primary group name and supplementary groups.
@@ -341,7 +415,13 @@ fn matches_user(spec: &str, user: &str, groups: &[String]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use imgprep_inspect::OperatingSystem;
+
+    use super::super::boot::testing::MemGuest;
     use super::*;
+    use crate::matrix::Matrix;
 
     fn lines(text: &str) -> Lines {
         Lines {
@@ -380,6 +460,124 @@ mod tests {
                 assert_eq!((g.all_commands, g.nopasswd), (all, nopw), "{text}");
             }
         }
+    }
+
+    #[test]
+    fn requiretty_per_user_defaults_override_global_ones() {
+        let groups = vec!["cliqruser".to_owned(), "wheel".to_owned()];
+        // (sudoers, requiretty for cliqruser, evidence lines)
+        for (text, on, ev) in [
+            ("Defaults    requiretty\n", true, vec![1]),
+            ("Defaults   !visiblepw, requiretty\n", true, vec![1]),
+            ("Defaults requiretty\nDefaults !requiretty\n", false, vec![]),
+            // The user's own setting wins wherever it stands.
+            (
+                "Defaults:cliqruser !requiretty\nDefaults    requiretty\n",
+                false,
+                vec![2, 1],
+            ),
+            (
+                "Defaults    requiretty\nDefaults:%wheel !requiretty\n",
+                false,
+                vec![1, 2],
+            ),
+            // Someone else's exemption, or a command's, does not help.
+            (
+                "Defaults requiretty\nDefaults:bob !requiretty\n",
+                true,
+                vec![1],
+            ),
+            (
+                "Defaults requiretty\nDefaults!/bin/ls !requiretty\n",
+                true,
+                vec![1],
+            ),
+            (
+                "Defaults !requiretty\nDefaults:cliqruser requiretty\n",
+                true,
+                vec![2],
+            ),
+            ("Defaults:cliqruser !requiretty\n", false, vec![]),
+            (
+                "# Defaults requiretty\nDefaults env_keep += \"requiretty\"\n",
+                false,
+                vec![],
+            ),
+        ] {
+            let t = requiretty(&[lines(text)], "cliqruser", &groups);
+            assert_eq!(t.on, on, "{text}");
+            let got: Vec<Option<u32>> = t.evidence.iter().map(|e| e.line).collect();
+            let want: Vec<Option<u32>> = ev.into_iter().map(Some).collect();
+            assert_eq!(got, want, "{text}");
+        }
+    }
+
+    /// Runs `ca-trusted` with `--param ca=` a file holding `ca` (PEM) on a Linux guest.
+    fn ca_trusted(g: &MemGuest, ca: &str) -> Outcome {
+        let file = std::env::temp_dir().join(format!("imgprep-ca-{}.pem", std::process::id()));
+        fs_err::write(&file, ca).unwrap();
+        let os = OperatingSystem {
+            name: Some("linux".into()),
+            ..Default::default()
+        };
+        let matrix = Matrix::default();
+        let params = BTreeMap::from([("ca".to_owned(), file.display().to_string())]);
+        let cx = Context {
+            os: &os,
+            guest: g,
+            cloud: None,
+            params: &params,
+            matrix: &matrix,
+        };
+        let o = CaTrusted {}.run(&cx);
+        fs_err::remove_file(&file).unwrap();
+        o
+    }
+
+    fn pem(der: &[u8]) -> String {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+        format!("-----BEGIN CERTIFICATE-----\n{b64}\n-----END CERTIFICATE-----\n")
+    }
+
+    #[test]
+    fn a_bundle_linked_under_several_names_is_evidence_once() {
+        let ours = pem(&[0x30, 0x03, 0x02, 0x01, 0x05]);
+        let other = pem(&[0x30, 0x03, 0x02, 0x01, 0x07]);
+        // The RHEL 7 layout: the extracted bundle, ca-bundle.crt linking to it, /etc/ssl/certs
+        // linking to /etc/pki/tls/certs.
+        let el7 = |bundle: &str| {
+            MemGuest::new()
+                .file("/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", bundle)
+                .link(
+                    "/etc/pki/tls/certs/ca-bundle.crt",
+                    "../../ca-trust/extracted/pem/tls-ca-bundle.pem",
+                )
+                .link("/etc/ssl/certs", "../pki/tls/certs")
+                .dir("/etc/pki/ca-trust/source/anchors")
+        };
+        let o = ca_trusted(&el7(&format!("{other}{ours}")), &ours);
+        assert_eq!(o.status, Status::Pass, "{}", o.message);
+        let ev: Vec<(&str, &str)> = o
+            .evidence
+            .iter()
+            .map(|e| (e.path.as_str(), e.text.as_str()))
+            .collect();
+        assert_eq!(
+            ev,
+            [(
+                "/etc/pki/tls/certs/ca-bundle.crt",
+                "holds 1 of the 1 certificate(s) (links to \
+                 /etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem)"
+            )]
+        );
+        let o = ca_trusted(&el7(&other), &ours);
+        assert_eq!(o.status, Status::Fail, "{}", o.message);
+        let ev: Vec<&str> = o.evidence.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(
+            ev,
+            ["1 other certificate(s), not this CA (links to \
+              /etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem)"]
+        );
     }
 
     #[test]
