@@ -63,7 +63,9 @@ fn walk(fs: &dyn Filesystem) {
     let mut stack = vec![b"/".to_vec()];
     let mut budget = 3000;
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = fs.read_dir(&dir) else { continue };
+        let Ok(entries) = fs.read_dir(&dir) else {
+            continue;
+        };
         for e in entries {
             budget -= 1;
             if budget == 0 {
@@ -92,7 +94,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let dev: Arc<dyn ReadAt> = Arc::new(parse(data));
     let _ = imgprep_fs_xfs::probe(dev.as_ref());
     drop(Xfs::open(dev.clone(), &Options::default()));
-    if let Ok(fs) = Xfs::open(dev, &Options { verify_checksums: false }) {
+    if let Ok(fs) = Xfs::open(
+        dev,
+        &Options {
+            verify_checksums: false,
+        },
+    ) {
         let _ = fs.log_state();
         walk(&fs);
     }

@@ -15,7 +15,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { 0xedb8_8320 ^ (crc >> 1) } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                0xedb8_8320 ^ (crc >> 1)
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -30,7 +34,10 @@ fn fix_crcs(d: &mut [u8], ss: usize, lba: usize) {
     let esize = u32::from_le_bytes(hdr[84..88].try_into().unwrap_or_default()) as usize;
     let hsize = (u32::from_le_bytes(hdr[12..16].try_into().unwrap_or_default()) as usize).min(ss);
     let len = count.saturating_mul(esize);
-    if let Some(start) = usize::try_from(array_lba).ok().and_then(|l| l.checked_mul(ss)) {
+    if let Some(start) = usize::try_from(array_lba)
+        .ok()
+        .and_then(|l| l.checked_mul(ss))
+    {
         if let Some(array) = start.checked_add(len).and_then(|end| d.get(start..end)) {
             let crc = crc32(array);
             d[h + 88..h + 92].copy_from_slice(&crc.to_le_bytes());
@@ -44,7 +51,9 @@ fn fix_crcs(d: &mut [u8], ss: usize, lba: usize) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&flags, rest)) = data.split_first() else { return };
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
     let ss = if flags & 1 != 0 { 4096 } else { 512 };
     let mut disk = rest.to_vec();
     if flags & 2 != 0 {

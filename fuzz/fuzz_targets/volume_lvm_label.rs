@@ -16,7 +16,11 @@ fn lvm_crc(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { 0xedb8_8320 ^ (crc >> 1) } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                0xedb8_8320 ^ (crc >> 1)
+            } else {
+                crc >> 1
+            };
         }
     }
     crc
@@ -28,7 +32,9 @@ fn u64_at(d: &[u8], o: usize) -> Option<u64> {
 
 /// Recomputes the checksums of the label in sector 1 and of the first metadata area it lists.
 fn fix_crcs(d: &mut [u8]) {
-    let Some(label) = d.get_mut(512..1024) else { return };
+    let Some(label) = d.get_mut(512..1024) else {
+        return;
+    };
     let crc = lvm_crc(&label[20..]);
     label[16..20].copy_from_slice(&crc.to_le_bytes());
     let off = u32::from_le_bytes(label[20..24].try_into().unwrap_or_default()) as usize;
@@ -38,15 +44,25 @@ fn fix_crcs(d: &mut [u8]) {
         p += 16;
     }
     p += 16;
-    let Some(mda) = u64_at(d, p).and_then(|v| usize::try_from(v).ok()) else { return };
-    let Some(h) = d.get(mda..mda.saturating_add(512)) else { return };
+    let Some(mda) = u64_at(d, p).and_then(|v| usize::try_from(v).ok()) else {
+        return;
+    };
+    let Some(h) = d.get(mda..mda.saturating_add(512)) else {
+        return;
+    };
     let size = u64_at(h, 32).unwrap_or(0) as usize;
-    let (toff, tlen) = (u64_at(h, 40).unwrap_or(0) as usize, u64_at(h, 48).unwrap_or(0) as usize);
+    let (toff, tlen) = (
+        u64_at(h, 40).unwrap_or(0) as usize,
+        u64_at(h, 48).unwrap_or(0) as usize,
+    );
     if toff >= 512 && toff < size && tlen <= size.saturating_sub(512) {
         let first = tlen.min(size - toff);
         let a = mda.saturating_add(toff);
         let b = mda + 512;
-        if let (Some(x), Some(y)) = (d.get(a..a.saturating_add(first)), d.get(b..b + (tlen - first))) {
+        if let (Some(x), Some(y)) = (
+            d.get(a..a.saturating_add(first)),
+            d.get(b..b + (tlen - first)),
+        ) {
             let mut text = x.to_vec();
             text.extend_from_slice(y);
             let crc = lvm_crc(&text);
@@ -58,7 +74,9 @@ fn fix_crcs(d: &mut [u8]) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&flags, rest)) = data.split_first() else { return };
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
     let mut pv = rest.to_vec();
     if flags & 1 != 0 {
         fix_crcs(&mut pv);
@@ -71,7 +89,9 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    let Ok(vols) = imgprep_volume::scan(&[disk], 512) else { return };
+    let Ok(vols) = imgprep_volume::scan(&[disk], 512) else {
+        return;
+    };
     for d in &vols.devices {
         let size = d.source.size();
         let mut buf = vec![0u8; size.min(8192) as usize];

@@ -12,7 +12,9 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let disk: Arc<dyn ReadAt> = Arc::new(data.to_vec());
-    let Ok(vols) = imgprep_volume::scan(&[disk], 512) else { return };
+    let Ok(vols) = imgprep_volume::scan(&[disk], 512) else {
+        return;
+    };
     for d in &vols.devices {
         let size = d.source.size();
         let mut buf = [0u8; 16];

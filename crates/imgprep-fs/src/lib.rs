@@ -13,7 +13,9 @@
 use std::fmt;
 use std::io;
 
+pub mod mem;
 pub mod swap;
+pub use mem::MemFs;
 pub use swap::probe_swap;
 
 /// What probing a block device found, spelled as libguestfs and `blkid` spell it.

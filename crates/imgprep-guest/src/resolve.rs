@@ -259,15 +259,6 @@ fn join(comps: &[Vec<u8>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use imgprep_fs::FsInfo;
-    use std::collections::BTreeMap;
-
-    /// An in-memory filesystem: path -> node.
-    #[derive(Debug, Default)]
-    struct MemFs {
-        info: FsInfo,
-        nodes: BTreeMap<Vec<u8>, Node>,
-    }
 
     #[derive(Debug, Clone)]
     enum Node {
@@ -276,93 +267,16 @@ mod tests {
         Link(Vec<u8>),
     }
 
-    impl MemFs {
-        fn build(spec: &[(&str, Node)]) -> Arc<dyn Filesystem> {
-            let mut fs = MemFs::default();
-            fs.nodes.insert(b"/".to_vec(), Node::Dir);
-            for (p, n) in spec {
-                fs.nodes.insert(p.as_bytes().to_vec(), n.clone());
-            }
-            Arc::new(fs)
-        }
-
-        /// Like a real reader: every parent must be a directory (never a link).
-        fn node(&self, path: &[u8]) -> imgprep_fs::Result<Option<&Node>> {
-            let comps: Vec<&[u8]> = imgprep_fs::components(path)?.collect();
-            for i in 0..comps.len().saturating_sub(1) {
-                let parent = [b"/".as_slice(), &comps[..=i].join(&b'/')].concat();
-                match self.nodes.get(&parent) {
-                    Some(Node::Dir) => {}
-                    Some(_) => {
-                        return Err(FsError::NotADirectory {
-                            path: String::from_utf8_lossy(path).into(),
-                        });
-                    }
-                    None => return Ok(None),
-                }
-            }
-            Ok(self.nodes.get(path))
-        }
-    }
-
-    impl Filesystem for MemFs {
-        fn info(&self) -> &FsInfo {
-            &self.info
-        }
-        fn lstat(&self, path: &[u8]) -> imgprep_fs::Result<Option<Metadata>> {
-            Ok(self.node(path)?.map(|n| {
-                let (kind, size) = match n {
-                    Node::Dir => (FileKind::Dir, 0),
-                    Node::File(d) => (FileKind::File, d.len() as u64),
-                    Node::Link(t) => (FileKind::Symlink, t.len() as u64),
-                };
-                Metadata {
-                    kind,
-                    size,
-                    mode: 0o644,
-                    uid: 0,
-                    gid: 0,
-                    mtime: 0,
-                    ino: 0,
-                }
-            }))
-        }
-        fn read_dir(&self, path: &[u8]) -> imgprep_fs::Result<Vec<DirEntry>> {
-            let prefix = if path == b"/" {
-                b"/".to_vec()
-            } else {
-                [path, b"/"].concat()
-            };
-            Ok(self
-                .nodes
-                .keys()
-                .filter(|k| k.starts_with(&prefix) && k.len() > prefix.len())
-                .filter(|k| !k[prefix.len()..].contains(&b'/'))
-                .map(|k| DirEntry {
-                    name: k[prefix.len()..].to_vec(),
-                    kind: None,
-                })
-                .collect())
-        }
-        fn read_link(&self, path: &[u8]) -> imgprep_fs::Result<Vec<u8>> {
-            match self.node(path)? {
-                Some(Node::Link(t)) => Ok(t.clone()),
-                _ => Err(FsError::NotASymlink {
-                    path: String::from_utf8_lossy(path).into(),
-                }),
-            }
-        }
-        fn read(&self, path: &[u8], offset: u64, len: usize) -> imgprep_fs::Result<Vec<u8>> {
-            match self.node(path)? {
-                Some(Node::File(d)) => {
-                    let start = (offset as usize).min(d.len());
-                    Ok(d[start..(start + len).min(d.len())].to_vec())
-                }
-                _ => Err(FsError::NotFound {
-                    path: String::from_utf8_lossy(path).into(),
-                }),
-            }
-        }
+    /// An in-memory filesystem holding `spec`.
+    fn build(spec: &[(&str, Node)]) -> Arc<dyn Filesystem> {
+        let fs = spec
+            .iter()
+            .fold(imgprep_fs::MemFs::new(), |fs, (p, n)| match n {
+                Node::Dir => fs.dir(p),
+                Node::File(d) => fs.file(p, d.clone(), 0o644),
+                Node::Link(t) => fs.link(p, t.clone()),
+            });
+        Arc::new(fs)
     }
 
     fn file(s: &str) -> Node {
@@ -404,13 +318,13 @@ mod tests {
             ("/chain", Node::Dir),
         ];
         spec.extend(deep.iter().map(|(p, n)| (p.as_str(), n.clone())));
-        let root = MemFs::build(&spec);
-        let boot = MemFs::build(&[
+        let root = build(&spec);
+        let boot = build(&[
             ("/grub", Node::Dir),
             ("/grub/grub.cfg", file("set default=0\n")),
             ("/up", link("../etc/passwd")),
         ]);
-        let var = MemFs::build(&[
+        let var = build(&[
             ("/lib", Node::Dir),
             ("/lib/dpkg", Node::Dir),
             ("/lib/dpkg/status", file("Package: bash\n")),

@@ -2000,192 +2000,83 @@ impl BootOrder {
 
 #[cfg(test)]
 pub(crate) mod testing {
-    //! An in-memory guest for probe tests.
+    //! A guest built in memory for probe tests: an in-memory filesystem mounted on `/` and read
+    //! through the real guest path resolver.
 
-    use std::collections::BTreeMap;
+    use std::sync::Arc;
 
-    use imgprep_fs::{DirEntry, FileKind, Metadata};
-    use imgprep_guest::{Guest, GuestError, Result};
-
-    use super::normalize;
-
-    #[derive(Debug, Clone)]
-    enum Node {
-        Dir,
-        File(Vec<u8>, u32),
-        Link(String),
-    }
+    use imgprep_fs::{DirEntry, MemFs, Metadata};
+    use imgprep_guest::{Guest, MountTable, NativeGuest, Result};
 
     /// Files, directories and symlinks by absolute path.
-    #[derive(Debug, Clone, Default)]
+    #[derive(Debug, Clone)]
     pub(crate) struct MemGuest {
-        nodes: BTreeMap<String, Node>,
+        fs: MemFs,
+        guest: NativeGuest,
     }
 
     impl MemGuest {
         pub(crate) fn new() -> Self {
-            let mut g = Self::default();
-            g.nodes.insert("/".into(), Node::Dir);
-            g
+            Self::over(MemFs::new())
         }
 
-        fn parents(&mut self, path: &str) {
-            let mut p = String::new();
-            let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
-            for c in comps.iter().take(comps.len().saturating_sub(1)) {
-                p.push('/');
-                p.push_str(c);
-                self.nodes.entry(p.clone()).or_insert(Node::Dir);
+        fn over(fs: MemFs) -> Self {
+            let mut table = MountTable::new();
+            table.mount("/", Arc::new(fs.clone()));
+            MemGuest {
+                fs,
+                guest: NativeGuest::new(table),
             }
         }
 
         /// A regular file, mode 0644.
-        pub(crate) fn file(mut self, path: &str, text: &str) -> Self {
-            self.parents(path);
-            self.nodes
-                .insert(path.into(), Node::File(text.as_bytes().to_vec(), 0o644));
-            self
+        pub(crate) fn file(self, path: &str, text: &str) -> Self {
+            Self::over(self.fs.file(path, text, 0o644))
         }
 
         /// An executable file, mode 0755.
-        pub(crate) fn exec(mut self, path: &str, text: &str) -> Self {
-            self.parents(path);
-            self.nodes
-                .insert(path.into(), Node::File(text.as_bytes().to_vec(), 0o755));
-            self
+        pub(crate) fn exec(self, path: &str, text: &str) -> Self {
+            Self::over(self.fs.file(path, text, 0o755))
         }
 
         /// A symbolic link.
-        pub(crate) fn link(mut self, path: &str, target: &str) -> Self {
-            self.parents(path);
-            self.nodes.insert(path.into(), Node::Link(target.into()));
-            self
+        pub(crate) fn link(self, path: &str, target: &str) -> Self {
+            Self::over(self.fs.link(path, target))
         }
 
         /// A directory.
-        pub(crate) fn dir(mut self, path: &str) -> Self {
-            self.parents(path);
-            self.nodes.insert(path.into(), Node::Dir);
-            self
-        }
-
-        /// Resolves every component (the last one only with `follow`).
-        fn resolve(&self, path: &str, follow: bool) -> Result<String> {
-            let mut todo: Vec<String> = path
-                .split('/')
-                .filter(|c| !c.is_empty())
-                .map(str::to_owned)
-                .rev()
-                .collect();
-            let mut cur = String::from("/");
-            let mut hops = 0;
-            while let Some(c) = todo.pop() {
-                let next = normalize(&format!("{cur}/{c}"));
-                let last = todo.is_empty();
-                match self.nodes.get(&next) {
-                    Some(Node::Link(t)) if !last || follow => {
-                        hops += 1;
-                        if hops > 40 {
-                            return Err(GuestError::Loop { path: path.into() });
-                        }
-                        let t = t.clone();
-                        if t.starts_with('/') {
-                            cur = "/".into();
-                        }
-                        todo.extend(
-                            t.split('/')
-                                .filter(|c| !c.is_empty())
-                                .map(str::to_owned)
-                                .rev(),
-                        );
-                    }
-                    Some(_) => cur = next,
-                    None if last => return Ok(next),
-                    None => return Err(GuestError::NotFound { path: path.into() }),
-                }
-            }
-            Ok(cur)
-        }
-
-        fn meta(&self, p: &str) -> Option<Metadata> {
-            let (kind, size, mode) = match self.nodes.get(p)? {
-                Node::Dir => (FileKind::Dir, 0, 0o755),
-                Node::File(b, m) => (FileKind::File, b.len() as u64, *m),
-                Node::Link(t) => (FileKind::Symlink, t.len() as u64, 0o777),
-            };
-            Some(Metadata {
-                kind,
-                size,
-                mode,
-                uid: 0,
-                gid: 0,
-                mtime: 0,
-                ino: 0,
-            })
+        pub(crate) fn dir(self, path: &str) -> Self {
+            Self::over(self.fs.dir(path))
         }
     }
 
     impl Guest for MemGuest {
         fn lstat(&self, path: &str) -> Result<Option<Metadata>> {
-            Ok(self.resolve(path, false).ok().and_then(|p| self.meta(&p)))
+            self.guest.lstat(path)
         }
 
         fn stat(&self, path: &str) -> Result<Option<Metadata>> {
-            Ok(self.resolve(path, true).ok().and_then(|p| self.meta(&p)))
+            self.guest.stat(path)
         }
 
         fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
-            let p = self.resolve(path, true)?;
-            if !matches!(self.nodes.get(&p), Some(Node::Dir)) {
-                return Err(GuestError::NotFound { path: path.into() });
-            }
-            let prefix = if p == "/" {
-                "/".to_owned()
-            } else {
-                format!("{p}/")
-            };
-            Ok(self
-                .nodes
-                .keys()
-                .filter_map(|k| k.strip_prefix(&prefix))
-                .filter(|rest| !rest.is_empty() && !rest.contains('/'))
-                .map(|n| DirEntry {
-                    name: n.as_bytes().to_vec(),
-                    kind: None,
-                })
-                .collect())
+            self.guest.read_dir(path)
         }
 
         fn read_link(&self, path: &str) -> Result<Vec<u8>> {
-            let p = self.resolve(path, false)?;
-            match self.nodes.get(&p) {
-                Some(Node::Link(t)) => Ok(t.as_bytes().to_vec()),
-                _ => Err(GuestError::NotFound { path: path.into() }),
-            }
+            self.guest.read_link(path)
         }
 
-        fn read_file(&self, path: &str, _limit: u64) -> Result<Vec<u8>> {
-            let p = self.resolve(path, true)?;
-            match self.nodes.get(&p) {
-                Some(Node::File(b, _)) => Ok(b.clone()),
-                _ => Err(GuestError::NotFound { path: path.into() }),
-            }
+        fn read_file(&self, path: &str, limit: u64) -> Result<Vec<u8>> {
+            self.guest.read_file(path, limit)
         }
 
         fn read(&self, path: &str, offset: u64, len: usize) -> Result<Vec<u8>> {
-            let b = self.read_file(path, u64::MAX)?;
-            let start = usize::try_from(offset).unwrap_or(usize::MAX).min(b.len());
-            let end = start.saturating_add(len).min(b.len());
-            Ok(b.get(start..end).unwrap_or_default().to_vec())
+            self.guest.read(path, offset, len)
         }
 
         fn realpath(&self, path: &str) -> Result<String> {
-            let p = self.resolve(path, true)?;
-            if self.nodes.contains_key(&p) {
-                Ok(p)
-            } else {
-                Err(GuestError::NotFound { path: path.into() })
-            }
+            self.guest.realpath(path)
         }
     }
 }
