@@ -10,6 +10,8 @@ step() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
 
 step "system packages"
 .ci/deps
+cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 
 step "validators (junitparser from PyPI, sarif-multitool from npm)"
 tools=target/tools

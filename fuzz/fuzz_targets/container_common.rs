@@ -5,59 +5,22 @@
 //! regions) make small inputs. Files the image names (backing files, VMDK extents) all open as
 //! the part of the same file from 1 MiB on.
 
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use imgprep_container::{BackingResolver, Disk, Error, Format, Role};
 use imgprep_io::{ReadAt, Slice};
 
+use crate::sparse::{Sparse, records};
+
 /// Where named files start in the input file.
 const SECOND_FILE: u64 = 1 << 20;
 
-pub struct Sparse {
-    size: u64,
-    recs: Vec<(u64, Vec<u8>)>,
-}
-
-impl ReadAt for Sparse {
-    fn size(&self) -> u64 {
-        self.size
-    }
-    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        imgprep_io::check_range(offset, buf.len(), self.size)?;
-        buf.fill(0);
-        let end = offset + buf.len() as u64;
-        for (at, bytes) in &self.recs {
-            let pend = at + bytes.len() as u64;
-            if *at < end && pend > offset {
-                let (lo, hi) = ((*at).max(offset), pend.min(end));
-                buf[(lo - offset) as usize..(hi - offset) as usize]
-                    .copy_from_slice(&bytes[(lo - at) as usize..(hi - at) as usize]);
-            }
-        }
-        Ok(())
-    }
-}
-
 pub fn parse(data: &[u8]) -> Sparse {
-    let Some((size, mut data)) = data.split_first_chunk::<4>() else {
-        return Sparse {
-            size: 0,
-            recs: Vec::new(),
-        };
-    };
-    let size = u64::from(u32::from_le_bytes(*size));
-    let mut recs = Vec::new();
-    while data.len() >= 6 {
-        let off = u64::from(u32::from_le_bytes([data[0], data[1], data[2], data[3]]));
-        let len = usize::from(u16::from_le_bytes([data[4], data[5]])).min(data.len() - 6);
-        if off + len as u64 <= size {
-            recs.push((off, data[6..6 + len].to_vec()));
-        }
-        data = &data[6 + len..];
+    match data.split_first_chunk::<4>() {
+        Some((size, rest)) => records(rest, u64::from(u32::from_le_bytes(*size))),
+        None => records(&[], 0),
     }
-    Sparse { size, recs }
 }
 
 /// Opens every named file as the input from 1 MiB on.

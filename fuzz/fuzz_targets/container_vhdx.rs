@@ -4,6 +4,8 @@
 
 #[path = "container_common.rs"]
 mod common;
+#[path = "sparse.rs"]
+mod sparse;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     common::run(data, imgprep_container::Format::Vhdx);

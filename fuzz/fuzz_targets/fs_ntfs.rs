@@ -9,10 +9,12 @@
 //! Seeds: `fuzz/seeds/fs_ntfs_registry.sh OUTDIR` (a small mkntfs volume as records).
 #![no_main]
 
+#[path = "fs_walk.rs"]
+mod fs_walk;
+
 use std::io;
 use std::sync::{Arc, OnceLock};
 
-use imgprep_fs::{FileKind, Filesystem};
 use imgprep_io::ReadAt;
 use libfuzzer_sys::fuzz_target;
 
@@ -91,45 +93,6 @@ fn device(mut data: &[u8]) -> Sparse {
     Sparse(recs)
 }
 
-fn walk(fs: &dyn Filesystem) {
-    let mut dirs = vec![b"/".to_vec()];
-    let mut seen = 0usize;
-    let mut listed = 0usize;
-    while let Some(dir) = dirs.pop() {
-        // Directories may be reachable under many names: bound the listings, not just the depth.
-        listed += 1;
-        if listed > 64 {
-            return;
-        }
-        let Ok(entries) = fs.read_dir(&dir) else {
-            continue;
-        };
-        for e in entries {
-            seen += 1;
-            if seen > 2000 {
-                return;
-            }
-            let mut path = if dir == b"/" { Vec::new() } else { dir.clone() };
-            path.push(b'/');
-            path.extend(&e.name);
-            let Ok(Some(m)) = fs.lstat(&path) else {
-                continue;
-            };
-            match m.kind {
-                FileKind::Dir if path.len() < 200 => dirs.push(path),
-                FileKind::Symlink => {
-                    let _ = fs.read_link(&path);
-                }
-                FileKind::File => {
-                    let _ = fs.read(&path, 0, 65536);
-                    let _ = fs.read(&path, m.size.saturating_sub(100), 4096);
-                }
-                _ => {}
-            }
-        }
-    }
-}
-
 fuzz_target!(|data: &[u8]| {
     let dev = device(data);
     let _ = imgprep_fs_ntfs::probe(&dev);
@@ -137,7 +100,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(fs) = imgprep_fs_ntfs::open(dev) else {
         return;
     };
-    walk(fs.as_ref());
+    fs_walk::walk(fs.as_ref(), 2000, 64, |_, _| {});
     for p in [&b"/FILE-1.txt"[..], b"/big.TXT", b"/Windows/System32"] {
         let _ = fs.lstat(p);
     }

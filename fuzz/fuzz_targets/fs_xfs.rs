@@ -6,11 +6,13 @@
 //! (later records win). Seeds: fuzz/seeds/fs_xfs.sh.
 #![no_main]
 
+#[path = "fs_walk.rs"]
+mod fs_walk;
+
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
 
-use imgprep_fs::{FileKind, Filesystem};
 use imgprep_fs_xfs::{Options, Xfs};
 use imgprep_io::ReadAt;
 
@@ -59,37 +61,6 @@ fn parse(mut data: &[u8]) -> Sparse {
     Sparse(sectors)
 }
 
-fn walk(fs: &dyn Filesystem) {
-    let mut stack = vec![b"/".to_vec()];
-    let mut budget = 3000;
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = fs.read_dir(&dir) else {
-            continue;
-        };
-        for e in entries {
-            budget -= 1;
-            if budget == 0 {
-                return;
-            }
-            let mut p = dir.clone();
-            if p.len() > 1 {
-                p.push(b'/');
-            }
-            p.extend_from_slice(&e.name);
-            let Ok(Some(m)) = fs.lstat(&p) else { continue };
-            match m.kind {
-                FileKind::Dir => stack.push(p),
-                FileKind::File => {
-                    drop(fs.read(&p, 0, 1 << 18));
-                    drop(fs.read(&p, m.size.saturating_sub(100), 1 << 12));
-                }
-                FileKind::Symlink => drop(fs.read_link(&p)),
-                _ => {}
-            }
-        }
-    }
-}
-
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let dev: Arc<dyn ReadAt> = Arc::new(parse(data));
     let _ = imgprep_fs_xfs::probe(dev.as_ref());
@@ -101,6 +72,6 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         },
     ) {
         let _ = fs.log_state();
-        walk(&fs);
+        fs_walk::walk(&fs, 3000, 1000, |_, _| {});
     }
 });

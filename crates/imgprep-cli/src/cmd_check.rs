@@ -22,8 +22,7 @@ pub(crate) enum Format {
     Sarif,
 }
 
-/// Check images against a profile of pre-flight rules and say what fails, with evidence and the
-/// fix.
+/// Check images against a profile of pre-flight rules: what fails, the evidence and the fix.
 ///
 /// Each IMAGE is inspected natively (never modified) and every rule of the profile gives pass,
 /// fail, warn, skip (does not apply, with the reason) or error (cannot be decided offline, with

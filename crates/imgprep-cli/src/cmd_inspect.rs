@@ -18,9 +18,9 @@ pub(crate) enum Format {
     Xml,
 }
 
-/// Report the operating systems in a disk image: distro, version, architecture, hostname, mounts,
-/// filesystems and installed packages, in virt-inspector's vocabulary.
+/// Report the operating systems in a disk image, in virt-inspector's vocabulary.
 ///
+/// For each: distro, version, architecture, hostname, mounts, filesystems and installed packages.
 /// The image is read natively (no appliance, no root) and never modified. Its format is detected
 /// from its content. Extra disks of the same VM (e.g. a second disk holding /var) can follow.
 ///

@@ -149,19 +149,6 @@ fn dir_items(tree: u64, key: Key, mut d: &[u8]) -> Result<Vec<DirItem<'_>>> {
     Ok(out)
 }
 
-fn kind_of_dir_type(t: u8) -> FileKind {
-    match t {
-        1 => FileKind::File,
-        2 => FileKind::Dir,
-        3 => FileKind::CharDevice,
-        4 => FileKind::BlockDevice,
-        5 => FileKind::Fifo,
-        6 => FileKind::Socket,
-        7 => FileKind::Symlink,
-        _ => FileKind::Other,
-    }
-}
-
 fn kind_of_mode(mode: u32) -> FileKind {
     match mode & 0o170000 {
         0o100000 => FileKind::File,
@@ -214,7 +201,7 @@ impl<'a> Shared<'a> {
         let info = FsInfo {
             fstype: "btrfs".into(),
             label,
-            uuid: Some(crate::volume::format_uuid(&vol.sb.fsid)),
+            uuid: Some(imgprep_fs::uuid_string(&vol.sb.fsid)),
         };
         Shared {
             vol,
@@ -414,7 +401,7 @@ impl<'a> Shared<'a> {
                 for e in dir_items(tree, key, d)? {
                     out.push(DirEntry {
                         name: e.name.to_vec(),
-                        kind: Some(kind_of_dir_type(e.kind)),
+                        kind: Some(FileKind::from_dirent_type(e.kind).unwrap_or(FileKind::Other)),
                     });
                 }
                 Ok(Flow::Continue)

@@ -69,7 +69,7 @@ pub fn probe(dev: &dyn ReadAt) -> Option<FsInfo> {
     Some(FsInfo {
         fstype: "btrfs".into(),
         label: Some(sb.label).filter(|l| !l.is_empty()),
-        uuid: Some(volume::format_uuid(&sb.fsid)),
+        uuid: Some(imgprep_fs::uuid_string(&sb.fsid)),
     })
 }
 
@@ -86,7 +86,7 @@ fn probe_magic_only(dev: &dyn ReadAt) -> Option<FsInfo> {
     Some(FsInfo {
         fstype: "btrfs".into(),
         label: Some(String::from_utf8_lossy(&label[..len]).into_owned()).filter(|l| !l.is_empty()),
-        uuid: Some(volume::format_uuid(&fsid)),
+        uuid: Some(imgprep_fs::uuid_string(&fsid)),
     })
 }
 

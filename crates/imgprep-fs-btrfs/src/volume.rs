@@ -86,18 +86,6 @@ fn uuid16(b: &[u8], off: usize) -> [u8; 16] {
     u
 }
 
-/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, as blkid prints it.
-pub(crate) fn format_uuid(u: &[u8; 16]) -> String {
-    let mut s = String::with_capacity(36);
-    for (i, b) in u.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            s.push('-');
-        }
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
-}
-
 impl Superblock {
     /// Reads and checks the primary superblock.
     pub(crate) fn read(dev: &dyn ReadAt) -> Result<Superblock> {
@@ -448,7 +436,7 @@ pub(crate) struct Volume<'a> {
 impl fmt::Debug for Volume<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Volume")
-            .field("fsid", &format_uuid(&self.sb.fsid))
+            .field("fsid", &imgprep_fs::uuid_string(&self.sb.fsid))
             .field("chunks", &self.chunks.chunks.len())
             .finish()
     }
@@ -673,8 +661,8 @@ impl<'a> Volume<'a> {
         if fsid != self.sb.metadata_uuid {
             return Err(bad(
                 "fsid",
-                format_uuid(&self.sb.metadata_uuid),
-                format_uuid(&fsid),
+                imgprep_fs::uuid_string(&self.sb.metadata_uuid),
+                imgprep_fs::uuid_string(&fsid),
             ));
         }
         let bytenr = le::u64(&data, 0x30);
@@ -900,19 +888,5 @@ impl<'a> Volume<'a> {
             };
             logical = node.child(i);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uuids_print_like_blkid() {
-        let u = [
-            0x2b, 0x5c, 0x7a, 0x3e, 0x9f, 0x14, 0x4d, 0x7a, 0x8c, 0x21, 0x0e, 0x6f, 0x1d, 0x2a,
-            0x3b, 0x4c,
-        ];
-        assert_eq!(format_uuid(&u), "2b5c7a3e-9f14-4d7a-8c21-0e6f1d2a3b4c");
     }
 }

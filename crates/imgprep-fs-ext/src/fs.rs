@@ -1,7 +1,7 @@
 //! The reader: blocks (through the journal and a small cache), inodes, directories, file data,
 //! and the `Filesystem` interface on top.
 
-use crate::inode::{self, FL_CASEFOLD, FL_ENCRYPT, FL_INLINE_DATA, Inode, InodeFormat};
+use crate::inode::{FL_CASEFOLD, FL_ENCRYPT, FL_INLINE_DATA, Inode, InodeFormat};
 use crate::journal::JournalBlock;
 use crate::map::Run;
 use crate::superblock::{self, Superblock};
@@ -384,7 +384,7 @@ impl ExtFs {
             out.push(DirEntry {
                 name: name.to_vec(),
                 kind: if filetype {
-                    inode::kind_of_dirent(t)
+                    FileKind::from_dirent_type(t)
                 } else {
                     None
                 },

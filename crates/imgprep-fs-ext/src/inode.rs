@@ -241,17 +241,3 @@ pub(crate) fn kind_of_mode(mode: u16) -> Option<FileKind> {
         _ => return None,
     })
 }
-
-/// The file type byte of a directory entry (with the `filetype` feature).
-pub(crate) fn kind_of_dirent(t: u8) -> Option<FileKind> {
-    Some(match t {
-        1 => FileKind::File,
-        2 => FileKind::Dir,
-        3 => FileKind::CharDevice,
-        4 => FileKind::BlockDevice,
-        5 => FileKind::Fifo,
-        6 => FileKind::Socket,
-        7 => FileKind::Symlink,
-        _ => return None,
-    })
-}

@@ -2,7 +2,7 @@
 
 use crate::Error;
 use crate::crc32c::crc32c;
-use imgprep_fs::FsInfo;
+use imgprep_fs::{FsInfo, blkid_uuid};
 use imgprep_io::le;
 
 /// Byte offset of the primary superblock.
@@ -132,21 +132,6 @@ pub(crate) fn blkid_label(raw: &[u8]) -> Option<String> {
         }
     }
     (!s.is_empty()).then(|| String::from_utf8_lossy(s).into_owned())
-}
-
-/// A 16-byte UUID in the lower-case hyphenated form, absent when all zero (as libblkid).
-pub(crate) fn blkid_uuid(raw: &[u8]) -> Option<String> {
-    if raw.len() != 16 || raw.iter().all(|&b| b == 0) {
-        return None;
-    }
-    let mut s = String::with_capacity(36);
-    for (i, b) in raw.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            s.push('-');
-        }
-        s.push_str(&format!("{b:02x}"));
-    }
-    Some(s)
 }
 
 /// The parts of a superblock the reader needs, checked for sane geometry.

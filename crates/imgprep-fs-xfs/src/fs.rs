@@ -95,18 +95,7 @@ pub(crate) fn label_and_uuid(
         label = rest;
     }
     let label = (!label.is_empty()).then(|| String::from_utf8_lossy(label).into_owned());
-    let uuid = uuid.iter().any(|&b| b != 0).then(|| {
-        let h: String = uuid.iter().map(|b| format!("{b:02x}")).collect();
-        format!(
-            "{}-{}-{}-{}-{}",
-            &h[0..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..32]
-        )
-    });
-    (label, uuid)
+    (label, imgprep_fs::blkid_uuid(uuid))
 }
 
 impl Xfs {
@@ -470,17 +459,11 @@ fn kind_of(mode: u16) -> FileKind {
 }
 
 fn kind_of_ftype(ftype: u8) -> Option<FileKind> {
-    Some(match ftype {
-        1 => FileKind::File,
-        2 => FileKind::Dir,
-        3 => FileKind::CharDevice,
-        4 => FileKind::BlockDevice,
-        5 => FileKind::Fifo,
-        6 => FileKind::Socket,
-        7 => FileKind::Symlink,
-        8 => FileKind::Other,
-        _ => return None,
-    })
+    // 8: a whiteout (XFS_DIR3_FT_WHT).
+    if ftype == 8 {
+        return Some(FileKind::Other);
+    }
+    FileKind::from_dirent_type(ftype)
 }
 
 /// Maps this crate's error to the interface's: unsupported features and device read failures

@@ -51,6 +51,23 @@ pub enum FileKind {
     Other,
 }
 
+impl FileKind {
+    /// The Linux directory-entry type code (`DT_*` order, as ext4 `file_type`, btrfs `type` and
+    /// XFS `ftype` store it: 1 file … 7 symlink); `None` for 0 (unknown) and other values.
+    pub fn from_dirent_type(t: u8) -> Option<FileKind> {
+        Some(match t {
+            1 => FileKind::File,
+            2 => FileKind::Dir,
+            3 => FileKind::CharDevice,
+            4 => FileKind::BlockDevice,
+            5 => FileKind::Fifo,
+            6 => FileKind::Socket,
+            7 => FileKind::Symlink,
+            _ => return None,
+        })
+    }
+}
+
 /// What `lstat` says about an inode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Metadata {
@@ -200,6 +217,25 @@ pub trait Filesystem: Send + Sync + fmt::Debug {
     }
 }
 
+/// A 16-byte UUID as `blkid` prints it: lower-case `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
+pub fn uuid_string(raw: &[u8; 16]) -> String {
+    let mut s = String::with_capacity(36);
+    for (i, b) in raw.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// [`uuid_string`] of a 16-byte field, absent when it is all zeros or not 16 bytes long (libblkid
+/// reports no UUID then).
+pub fn blkid_uuid(raw: &[u8]) -> Option<String> {
+    let raw: &[u8; 16] = raw.try_into().ok()?;
+    raw.iter().any(|&b| b != 0).then(|| uuid_string(raw))
+}
+
 /// Splits a filesystem path into its components, checking the form described on [`Filesystem`].
 pub fn components(path: &[u8]) -> Result<impl Iterator<Item = &[u8]>> {
     let bad = path.first() != Some(&b'/')
@@ -218,6 +254,21 @@ pub fn components(path: &[u8]) -> Result<impl Iterator<Item = &[u8]>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uuids_print_like_blkid() {
+        let u = [
+            0x2b, 0x5c, 0x7a, 0x3e, 0x9f, 0x14, 0x4d, 0x7a, 0x8c, 0x21, 0x0e, 0x6f, 0x1d, 0x2a,
+            0x3b, 0x4c,
+        ];
+        assert_eq!(uuid_string(&u), "2b5c7a3e-9f14-4d7a-8c21-0e6f1d2a3b4c");
+        assert_eq!(
+            blkid_uuid(&u).as_deref(),
+            Some("2b5c7a3e-9f14-4d7a-8c21-0e6f1d2a3b4c")
+        );
+        assert_eq!(blkid_uuid(&[0; 16]), None);
+        assert_eq!(blkid_uuid(&u[..15]), None);
+    }
 
     #[test]
     fn components_accept_only_normal_absolute_paths() {

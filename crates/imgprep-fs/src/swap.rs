@@ -64,19 +64,7 @@ fn version1(dev: &dyn ReadAt) -> Option<FsInfo> {
         uuid: None,
     };
     if u32_at(44 + 32 * 4) == 0 && u32_at(44 + 33 * 4) == 0 {
-        let uuid = &h[12..28];
-        if uuid.iter().any(|&b| b != 0) {
-            let hex: Vec<String> = uuid.iter().map(|b| format!("{b:02x}")).collect();
-            let h = hex.concat();
-            info.uuid = Some(format!(
-                "{}-{}-{}-{}-{}",
-                &h[0..8],
-                &h[8..12],
-                &h[12..16],
-                &h[16..20],
-                &h[20..32]
-            ));
-        }
+        info.uuid = crate::blkid_uuid(&h[12..28]);
         let volume = &h[28..44];
         if volume[0] != 0 {
             let end = volume.iter().position(|&b| b == 0).unwrap_or(16);

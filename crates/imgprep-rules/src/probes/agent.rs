@@ -25,17 +25,7 @@ impl AgentPresent {
                 .services
                 .iter()
                 .filter(|s| wanted.iter().any(|w| w.eq_ignore_ascii_case(&s.name)))
-                .map(|s| {
-                    Evidence::file(
-                        format!("registry:SYSTEM\\CurrentControlSet\\Services\\{}", s.name),
-                        format!(
-                            "service {} ({}), start {}",
-                            s.name,
-                            s.image_path.as_deref().unwrap_or("no ImagePath"),
-                            s.start.as_deref().unwrap_or("unknown")
-                        ),
-                    )
-                })
+                .map(super::windows::service_evidence)
                 .collect();
             (
                 found,

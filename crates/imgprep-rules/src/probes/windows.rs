@@ -445,7 +445,8 @@ fn find_service<'a>(cx: &'a Context<'_>, name: &str) -> Option<&'a Service> {
         .find(|s| s.name.eq_ignore_ascii_case(name))
 }
 
-fn service_evidence(s: &Service) -> Evidence {
+/// A service as evidence: its registry key, command line and start type.
+pub(crate) fn service_evidence(s: &Service) -> Evidence {
     Evidence::file(
         format!("registry:SYSTEM\\CurrentControlSet\\Services\\{}", s.name),
         format!(
