@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is missing (Debian packages, the JUnit and
 # SARIF validators), checks formatting and lints, builds the fixture images (cached in
-# images-test/cache), then runs every test.
+# ~/.cache/imgprep/fixtures), then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")"
 export LIBGUESTFS_BACKEND_SETTINGS=force_tcg

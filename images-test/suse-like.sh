@@ -3,11 +3,11 @@
 # sda3 "p.lxroot" XFS root; fstab mounts / by UUID= and the ESP by LABEL=.
 #   release files       SLES 15 SP3's /usr/lib/os-release (/etc/os-release links to it)
 #   /bin                a real directory (SLE 15 has no merged /usr), /bin/bash a real x86_64 ELF
-#   rpm database        the NDB rpmdb of a real SLE 15 SP3 system (shared/data/rpmdb/ndb-sle15,
+#   rpm database        the NDB rpmdb of a real SLE 15 SP3 system (tests/data/rpmdb/ndb-sle15,
 #                       35 packages) at /usr/lib/sysimage/rpm/Packages.db, with
 #                       /var/lib/rpm -> ../../usr/lib/sysimage/rpm as SLE 15 SP3 has it
 # References: suse-like.vhdx.inspector.xml, and .rpm-qa.txt: the package list of
-# the database (shared/data/rpmdb/ndb-sle15/expected.txt; this host's rpm has no NDB backend).
+# the database (tests/data/rpmdb/ndb-sle15/expected.txt; this host's rpm has no NDB backend).
 # virt-inspector runs with --no-applications here: libguestfs 1.48 lists rpm packages with the
 # appliance's librpm, built without NDB support, so listing them fails and virt-inspector with it.
 # needs: os-helpers
@@ -16,7 +16,7 @@ source "$(fixture os-helpers)/helpers.sh"
 out=$1
 work=$(mktemp -d "$out/work.XXXXXX")
 img=$out/suse-like.vhdx
-ndb=$(cd .. && pwd)/../shared/data/rpmdb/ndb-sle15
+ndb=$(cd .. && pwd)/tests/data/rpmdb/ndb-sle15
 root_uuid=4e5f6a7b-8c9d-4eaf-b0c1-d2e3f4a5b6c7
 
 r=$work/root

@@ -6,7 +6,7 @@
 # No real Windows: each disk holds NTFS volumes written by ntfs-3g with the tree Windows has
 # (Windows/System32 with cmd.exe as a minimal PE32+ executable, so libguestfs's `file` check says
 # x86_64, SysWOW64 with a PE32 one, Program Files, Users, ...) and registry hives grown from
-# shared/data/hives/minimal with `hivexregedit --merge`, holding what inspection and the rules
+# tests/data/hives/minimal with `hivexregedit --merge`, holding what inspection and the rules
 # read: SOFTWARE\Microsoft\Windows NT\CurrentVersion, Uninstall keys in the native and
 # WOW6432Node views, SYSTEM\Select, control sets (ControlSet002 is a stale last-known-good set
 # with another host name and fewer services, so reading the wrong set shows), Tcpip host names,
@@ -36,8 +36,8 @@
 out=$1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# The project's reference hive (shared/data is a sibling of the repository).
-minimal=$(cd ../.. && pwd)/shared/data/hives/minimal
+# The project's reference hive (tests/data/README.md says where it comes from).
+minimal=$(cd .. && pwd)/tests/data/hives/minimal
 
 # ---------------------------------------------------------------------------------------------
 # Executables: a minimal valid PE image (one .text section returning 0), which `file` calls

@@ -5,7 +5,7 @@
 # names for the root index to need $INDEX_ALLOCATION) as "[u32 LE offset][u16 LE length][bytes]"
 # records of its non-zero 512-byte blocks, without $LogFile (all 0xff) and with $UpCase replaced
 # by a 0xffff record (the target writes a table there). registry_hive: hives grown from
-# shared/data/hives/minimal with hivexregedit (values of every type, subkeys, non-ASCII names).
+# tests/data/hives/minimal with hivexregedit (values of every type, subkeys, non-ASCII names).
 set -euo pipefail
 out=${1:?usage: $0 OUTDIR}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -39,8 +39,7 @@ while i < len(blocks):
 out.write(struct.pack('<IH', upcase, 0xffff))
 PY
 
-minimal=$here/../../../shared/data/hives/minimal
-[ -f "$minimal" ] || minimal=/work/shared/data/hives/minimal
+minimal=$here/../../tests/data/hives/minimal
 cp "$minimal" "$out/registry_hive/minimal"
 cp "$minimal" "$out/registry_hive/types"
 chmod u+w "$out/registry_hive/"*

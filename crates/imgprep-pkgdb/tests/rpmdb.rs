@@ -1,4 +1,4 @@
-//! The rpm readers against databases rpm wrote: the real ones in shared/data/rpmdb (from SUSE,
+//! The rpm readers against databases rpm wrote: the real ones in tests/data/rpmdb (from SUSE,
 //! RHEL 8 and CBL-Mariner systems) and the ones images-test/rpmdb-gen.sh builds with rpmbuild,
 //! rpm and db_load. Each must list exactly what `rpm -qa` listed.
 #![allow(clippy::unwrap_used)] // test helpers, not library code
@@ -12,8 +12,8 @@ fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn shared(rel: &str) -> PathBuf {
-    project_root().join("../shared/data/rpmdb").join(rel)
+fn reference(rel: &str) -> PathBuf {
+    project_root().join("tests/data/rpmdb").join(rel)
 }
 
 /// The cache directory of the rpmdb-gen fixture, built on first use.
@@ -73,14 +73,14 @@ fn check(listing: Listing, expected_file: &Path) {
 
 #[test]
 fn real_databases_list_what_rpm_lists() {
-    let bdb = read(&shared("bdb-libuuid/Packages"));
-    check(rpm_bdb(&bdb).unwrap(), &shared("bdb-libuuid/expected.txt"));
-    let ndb = read(&shared("ndb-sle15/Packages.db"));
-    check(rpm_ndb(&ndb).unwrap(), &shared("ndb-sle15/expected.txt"));
-    let sqlite = read(&shared("sqlite-mariner2/rpmdb.sqlite"));
+    let bdb = read(&reference("bdb-libuuid/Packages"));
+    check(rpm_bdb(&bdb).unwrap(), &reference("bdb-libuuid/expected.txt"));
+    let ndb = read(&reference("ndb-sle15/Packages.db"));
+    check(rpm_ndb(&ndb).unwrap(), &reference("ndb-sle15/expected.txt"));
+    let sqlite = read(&reference("sqlite-mariner2/rpmdb.sqlite"));
     check(
         rpm_sqlite(&sqlite, None).unwrap(),
-        &shared("sqlite-mariner2/expected.txt"),
+        &reference("sqlite-mariner2/expected.txt"),
     );
 }
 
@@ -136,7 +136,7 @@ fn fields(listing: &Listing) -> Vec<String> {
 #[test]
 fn every_field_matches_rpm() {
     for db in [
-        shared("sqlite-mariner2/rpmdb.sqlite"),
+        reference("sqlite-mariner2/rpmdb.sqlite"),
         generated().join("sqlite/rpmdb.sqlite"),
     ] {
         // rpm wants to lock the database directory: give it a copy.
@@ -325,7 +325,7 @@ fn adler32(d: &[u8]) -> u32 {
 
 #[test]
 fn readat_sources_work_as_well_as_byte_vectors() {
-    let f = imgprep_io::FileSource::open(shared("ndb-sle15/Packages.db")).unwrap();
+    let f = imgprep_io::FileSource::open(reference("ndb-sle15/Packages.db")).unwrap();
     let src: &dyn ReadAt = &f;
-    check(rpm_ndb(src).unwrap(), &shared("ndb-sle15/expected.txt"));
+    check(rpm_ndb(src).unwrap(), &reference("ndb-sle15/expected.txt"));
 }

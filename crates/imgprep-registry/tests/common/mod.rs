@@ -1,4 +1,4 @@
-//! Hives grown from `shared/data/hives/minimal` with `hivexregedit --merge`, and the reader's view
+//! Hives grown from `tests/data/hives/minimal` with `hivexregedit --merge`, and the reader's view
 //! printed in `hivexregedit --export`'s format so the two can be compared byte for byte.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
@@ -9,16 +9,7 @@ use imgprep_registry::{Hive, Key};
 
 /// The empty hive every test hive is grown from.
 pub fn minimal_hive() -> PathBuf {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        here.join("../../../shared/data/hives/minimal"),
-        PathBuf::from("/work/shared/data/hives/minimal"),
-    ];
-    candidates
-        .iter()
-        .find(|p| p.exists())
-        .cloned()
-        .unwrap_or_else(|| panic!("shared/data/hives/minimal not found beside the repository"))
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/hives/minimal")
 }
 
 /// A hive file in `dir` grown from the minimal hive by merging `reg` (regedit text).
