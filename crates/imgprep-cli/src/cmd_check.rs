@@ -4,10 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
+use clap::builder::TypedValueParser as _;
 use imgprep_guest::Image;
 use imgprep_inspect::{Options, inspect_roots};
 use imgprep_report::check::{CheckReport, OsSummary};
-use imgprep_rules::{Cloud, Context, FailOn, RuleSet, effective_params, run, summary};
+use imgprep_rules::{Cloud, Context, RuleSet, Status, effective_params, run, summary};
 
 /// Output formats of `check`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -46,7 +47,7 @@ pub(crate) struct Args {
     #[arg(long, short)]
     profile: String,
     /// Target cloud: decides bootstrapping support and cloud-specific rules.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = cloud_parser())]
     cloud: Option<Cloud>,
     /// Profile parameter, e.g. bundle_store=http or ca=./ca.pem (repeatable).
     #[arg(long = "param", value_name = "KEY=VALUE", value_parser = parse_param)]
@@ -60,6 +61,32 @@ pub(crate) struct Args {
     /// Lowest status that makes the exit status 1.
     #[arg(long, value_enum, default_value_t = FailOn::Fail)]
     fail_on: FailOn,
+}
+
+/// The level at which `check` exits 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub(crate) enum FailOn {
+    /// Exit 1 when a rule fails or errors.
+    #[default]
+    Fail,
+    /// Exit 1 when a rule fails, errors or warns.
+    Warn,
+}
+
+impl FailOn {
+    /// True when `s` reaches this level.
+    fn reached_by(self, s: Status) -> bool {
+        match self {
+            FailOn::Fail => matches!(s, Status::Fail | Status::Error),
+            FailOn::Warn => matches!(s, Status::Fail | Status::Error | Status::Warn),
+        }
+    }
+}
+
+/// `--cloud`: the clouds the library knows, parsed by it.
+pub(crate) fn cloud_parser() -> impl clap::builder::TypedValueParser<Value = Cloud> {
+    clap::builder::PossibleValuesParser::new(Cloud::ALL.map(|c| c.as_str()))
+        .try_map(|s| s.parse::<Cloud>())
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {
@@ -80,13 +107,7 @@ pub(crate) fn run_check(a: Args) -> anyhow::Result<ExitCode> {
         let Some(root) = roots.first() else {
             bail!("{shown}: no operating system found, nothing to check");
         };
-        let cx = Context {
-            os: &root.os,
-            guest: &root.guest,
-            cloud: a.cloud,
-            params: &params,
-            matrix: &set.matrix,
-        };
+        let cx = Context::new(&root.os, &root.guest, a.cloud, &params, &set.matrix);
         let results = run(&set, &a.profile, &cx);
         reports.push(CheckReport {
             image: shown,

@@ -8,10 +8,25 @@ use crate::{DirEntry, FileKind, Filesystem, FsError, FsInfo, Metadata, Result, c
 
 #[derive(Debug, Clone)]
 enum Node {
-    Dir,
-    File { data: Vec<u8>, mode: u32 },
+    Dir {
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    },
+    File {
+        data: Vec<u8>,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    },
     Link(Vec<u8>),
 }
+
+const ROOT_DIR: Node = Node::Dir {
+    mode: 0o755,
+    uid: 0,
+    gid: 0,
+};
 
 /// Directories, regular files and symbolic links by absolute path. Builder methods create
 /// missing parent directories; a later entry for a path replaces the earlier one.
@@ -31,7 +46,7 @@ impl MemFs {
     /// An empty filesystem: only the root directory.
     pub fn new() -> Self {
         let mut nodes = BTreeMap::new();
-        nodes.insert(b"/".to_vec(), Node::Dir);
+        nodes.insert(b"/".to_vec(), ROOT_DIR);
         MemFs {
             info: FsInfo::default(),
             nodes,
@@ -46,14 +61,70 @@ impl MemFs {
 
     /// A directory at `path`.
     pub fn dir(mut self, path: &str) -> Self {
-        self.insert(path, Node::Dir);
+        self.insert(path, ROOT_DIR);
+        self
+    }
+
+    /// A directory at `path` with permission bits `mode`, owned by `uid`:`gid`.
+    pub fn dir_owned(mut self, path: &str, mode: u32, uid: u32, gid: u32) -> Self {
+        self.insert(path, Node::Dir { mode, uid, gid });
+        self
+    }
+
+    /// A regular file at `path` with permission bits `mode`, owned by `uid`:`gid`.
+    pub fn file_owned(
+        mut self,
+        path: &str,
+        data: impl Into<Vec<u8>>,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    ) -> Self {
+        let data = data.into();
+        self.insert(
+            path,
+            Node::File {
+                data,
+                mode,
+                uid,
+                gid,
+            },
+        );
+        self
+    }
+
+    /// Removes what is at `path` (and, for a directory, everything below it). The root stays.
+    pub fn remove(mut self, path: &str) -> Self {
+        let mut p = Vec::new();
+        for c in path
+            .as_bytes()
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty())
+        {
+            p.push(b'/');
+            p.extend_from_slice(c);
+        }
+        if !p.is_empty() {
+            let mut below = p.clone();
+            below.push(b'/');
+            self.nodes
+                .retain(|k, _| *k != p && !k.starts_with(below.as_slice()));
+        }
         self
     }
 
     /// A regular file at `path` with permission bits `mode` (e.g. `0o644`).
     pub fn file(mut self, path: &str, data: impl Into<Vec<u8>>, mode: u32) -> Self {
         let data = data.into();
-        self.insert(path, Node::File { data, mode });
+        self.insert(
+            path,
+            Node::File {
+                data,
+                mode,
+                uid: 0,
+                gid: 0,
+            },
+        );
         self
     }
 
@@ -75,8 +146,8 @@ impl MemFs {
         for (i, c) in comps.iter().enumerate() {
             p.push(b'/');
             p.extend_from_slice(c);
-            if i + 1 < comps.len() {
-                self.nodes.insert(p.clone(), Node::Dir);
+            if i + 1 < comps.len() && !matches!(self.nodes.get(&p), Some(Node::Dir { .. })) {
+                self.nodes.insert(p.clone(), ROOT_DIR);
             }
         }
         if p.is_empty() {
@@ -91,7 +162,7 @@ impl MemFs {
         let mut node = self.nodes.get(b"/".as_slice());
         for c in components(path)? {
             match node {
-                Some(Node::Dir) => {}
+                Some(Node::Dir { .. }) => {}
                 Some(_) => {
                     return Err(FsError::NotADirectory {
                         path: String::from_utf8_lossy(&p).into(),
@@ -120,17 +191,22 @@ impl Filesystem for MemFs {
 
     fn lstat(&self, path: &[u8]) -> Result<Option<Metadata>> {
         Ok(self.node(path)?.map(|n| {
-            let (kind, size, mode) = match n {
-                Node::Dir => (FileKind::Dir, 0, 0o755),
-                Node::File { data, mode } => (FileKind::File, data.len() as u64, *mode),
-                Node::Link(t) => (FileKind::Symlink, t.len() as u64, 0o777),
+            let (kind, size, mode, uid, gid) = match n {
+                Node::Dir { mode, uid, gid } => (FileKind::Dir, 0, *mode, *uid, *gid),
+                Node::File {
+                    data,
+                    mode,
+                    uid,
+                    gid,
+                } => (FileKind::File, data.len() as u64, *mode, *uid, *gid),
+                Node::Link(t) => (FileKind::Symlink, t.len() as u64, 0o777, 0, 0),
             };
             Metadata {
                 kind,
                 size,
                 mode,
-                uid: 0,
-                gid: 0,
+                uid,
+                gid,
                 mtime: 0,
                 ino: 0,
             }
@@ -139,7 +215,7 @@ impl Filesystem for MemFs {
 
     fn read_dir(&self, path: &[u8]) -> Result<Vec<DirEntry>> {
         match self.node(path)? {
-            Some(Node::Dir) => {}
+            Some(Node::Dir { .. }) => {}
             Some(_) => {
                 return Err(FsError::NotADirectory {
                     path: String::from_utf8_lossy(path).into(),
@@ -162,7 +238,7 @@ impl Filesystem for MemFs {
                     return None;
                 }
                 let kind = match n {
-                    Node::Dir => FileKind::Dir,
+                    Node::Dir { .. } => FileKind::Dir,
                     Node::File { .. } => FileKind::File,
                     Node::Link(_) => FileKind::Symlink,
                 };
@@ -193,7 +269,7 @@ impl Filesystem for MemFs {
                 let end = start.saturating_add(len).min(data.len());
                 Ok(data.get(start..end).unwrap_or_default().to_vec())
             }
-            Some(Node::Dir) => Err(FsError::IsADirectory {
+            Some(Node::Dir { .. }) => Err(FsError::IsADirectory {
                 path: String::from_utf8_lossy(path).into(),
             }),
             _ => Err(Self::not_found(path)),

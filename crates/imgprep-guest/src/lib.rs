@@ -136,3 +136,38 @@ pub trait Guest: Send + Sync {
         }
     }
 }
+
+/// Most path components [`path_nocase`] looks up.
+const MAX_NOCASE_COMPONENTS: usize = 64;
+
+/// `path` with each existing component spelled as stored, names matched without regard to
+/// ASCII case as Windows matches them; components that do not exist (and those past the 64th)
+/// are kept as given. The flag is true when every component exists.
+pub fn path_nocase(g: &dyn Guest, path: &str) -> (String, bool) {
+    let mut out = String::new();
+    let mut missing = false;
+    for (i, comp) in path
+        .split(['/', '\\'])
+        .filter(|c| !c.is_empty())
+        .enumerate()
+    {
+        let parent = if out.is_empty() { "/" } else { out.as_str() };
+        let found = if missing || i >= MAX_NOCASE_COMPONENTS {
+            None
+        } else {
+            g.read_dir(parent).ok().and_then(|entries| {
+                entries
+                    .into_iter()
+                    .map(|e| String::from_utf8_lossy(&e.name).into_owned())
+                    .find(|n| n.eq_ignore_ascii_case(comp))
+            })
+        };
+        missing |= found.is_none();
+        out.push('/');
+        out.push_str(found.as_deref().unwrap_or(comp));
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    (out, !missing)
+}

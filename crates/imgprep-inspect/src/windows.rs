@@ -33,31 +33,10 @@ pub(crate) enum DeviceRef {
     Gpt { guid: String },
 }
 
-/// The path with each existing component spelled as stored (Windows names are case-insensitive).
-/// Components that do not exist are kept as given.
+/// The path with each existing component spelled as stored (Windows names are
+/// case-insensitive). Components that do not exist are kept as given.
 pub(crate) fn case_sensitive_path(g: &dyn Guest, path: &str) -> String {
-    let mut out = String::new();
-    let mut missing = false;
-    for comp in path.split('/').filter(|c| !c.is_empty()) {
-        let parent = if out.is_empty() { "/" } else { out.as_str() };
-        let found = if missing {
-            None
-        } else {
-            g.read_dir(parent).ok().and_then(|entries| {
-                entries
-                    .into_iter()
-                    .map(|e| String::from_utf8_lossy(&e.name).into_owned())
-                    .find(|n| n.eq_ignore_ascii_case(comp))
-            })
-        };
-        missing |= found.is_none();
-        out.push('/');
-        out.push_str(found.as_deref().unwrap_or(comp));
-    }
-    if out.is_empty() {
-        out.push('/');
-    }
-    out
+    imgprep_guest::path_nocase(g, path).0
 }
 
 fn is_dir_nocase(g: &dyn Guest, path: &str) -> bool {

@@ -6,4 +6,5 @@
 
 pub mod check;
 pub mod inspect;
+pub mod rules;
 mod xml;

@@ -2,125 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use imgprep_guest::Guest;
-use imgprep_inspect::OperatingSystem;
-
+use crate::context::Context;
 use crate::load::RuleSet;
-use crate::matrix::Matrix;
-use crate::model::{Applies, Cloud, Outcome, Rule, RuleResult, Status};
-
-/// What a probe may look at.
-pub struct Context<'a> {
-    /// The inspected OS.
-    pub os: &'a OperatingSystem,
-    /// Its files, mounted as the OS mounts them.
-    pub guest: &'a dyn Guest,
-    /// The target cloud, when given.
-    pub cloud: Option<Cloud>,
-    /// Profile parameters: defaults overridden by `--param`.
-    pub params: &'a BTreeMap<String, String>,
-    /// The bootstrapping support matrix.
-    pub matrix: &'a Matrix,
-}
-
-impl std::fmt::Debug for Context<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context")
-            .field("os", &self.os.root)
-            .field("cloud", &self.cloud)
-            .field("params", &self.params)
-            .finish()
-    }
-}
-
-impl Context<'_> {
-    /// A parameter's value.
-    pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.get(name).map(String::as_str)
-    }
-
-    /// `{name}` in `s` replaced by parameter values.
-    pub fn expand(&self, s: &str) -> String {
-        let mut out = s.to_owned();
-        for (k, v) in self.params {
-            out = out.replace(&format!("{{{k}}}"), v);
-        }
-        out
-    }
-
-    /// The OS's major and minor version.
-    pub fn version(&self) -> (u32, u32) {
-        (self.os.major_version, self.os.minor_version)
-    }
-
-    /// True for a Windows guest.
-    pub fn is_windows(&self) -> bool {
-        self.os.name.as_deref() == Some("windows")
-    }
-
-    /// Installed packages named `name`.
-    pub fn packages<'b>(
-        &'b self,
-        name: &'b str,
-    ) -> impl Iterator<Item = &'b imgprep_inspect::Application> + 'b {
-        self.os
-            .applications
-            .iter()
-            .flatten()
-            .filter(move |a| a.name == name)
-    }
-}
-
-/// A version constraint on (major, minor): `>=7.2`, `<8`, `=16.04`, `16.04`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct VersionReq {
-    op: Op,
-    v: (u32, u32),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Eq,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-impl VersionReq {
-    pub(crate) fn parse(s: &str) -> Result<Self, String> {
-        let s = s.trim();
-        let (op, rest) = [
-            (">=", Op::Ge),
-            ("<=", Op::Le),
-            (">", Op::Gt),
-            ("<", Op::Lt),
-            ("=", Op::Eq),
-        ]
-        .iter()
-        .find_map(|(p, op)| s.strip_prefix(p).map(|r| (*op, r)))
-        .unwrap_or((Op::Eq, s));
-        let (a, b) = rest.trim().split_once('.').unwrap_or((rest.trim(), "0"));
-        let n = |x: &str| {
-            x.parse::<u32>()
-                .map_err(|_| format!("{x:?} is not a number"))
-        };
-        Ok(Self {
-            op,
-            v: (n(a)?, n(b)?),
-        })
-    }
-
-    pub(crate) fn matches(self, v: (u32, u32)) -> bool {
-        match self.op {
-            Op::Eq => v == self.v,
-            Op::Lt => v < self.v,
-            Op::Le => v <= self.v,
-            Op::Gt => v > self.v,
-            Op::Ge => v >= self.v,
-        }
-    }
-}
+use crate::model::{Applies, Rule, RuleResult};
+use crate::verdict::{Outcome, Status};
+use crate::version::VersionReq;
 
 /// `None` when the rule applies, else why it does not.
 pub(crate) fn not_applicable(a: &Applies, cx: &Context<'_>) -> Option<String> {
@@ -210,7 +96,7 @@ pub fn run(set: &RuleSet, profile: &str, cx: &Context<'_>) -> Vec<RuleResult> {
 fn run_rule(r: &Rule, cx: &Context<'_>) -> RuleResult {
     let outcome = match not_applicable(&r.applies, cx) {
         Some(why) => Outcome::new(Status::Skip, why),
-        None => r.check.run(cx),
+        None => r.check.probe().run(cx),
     };
     RuleResult {
         rule: r.id.clone(),
@@ -222,6 +108,7 @@ fn run_rule(r: &Rule, cx: &Context<'_>) -> RuleResult {
         remediation: cx.expand(&r.remediation.text),
         fixable: r.remediation.action.is_some()
             && matches!(outcome.status, Status::Fail | Status::Warn),
+        action: r.remediation.action.clone(),
     }
 }
 
@@ -233,29 +120,4 @@ pub fn summary(results: &[RuleResult]) -> BTreeMap<&'static str, usize> {
         *m.entry(r.status.as_str()).or_default() += 1;
     }
     m
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn version_constraints() {
-        for (req, v, want) in [
-            (">=7.2", (7, 9), true),
-            (">=7.2", (7, 1), false),
-            ("<8", (7, 9), true),
-            ("16.04", (16, 4), true),
-            ("=16.04", (16, 10), false),
-            (">6", (7, 0), true),
-            ("<=6.10", (6, 10), true),
-        ] {
-            assert_eq!(
-                VersionReq::parse(req).unwrap().matches(v),
-                want,
-                "{req} {v:?}"
-            );
-        }
-        assert!(VersionReq::parse(">=x").is_err());
-    }
 }

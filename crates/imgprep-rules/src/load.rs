@@ -185,7 +185,7 @@ impl RuleSet {
                 }
             }
             for v in &r.applies.version {
-                crate::eval::VersionReq::parse(v).map_err(|e| {
+                crate::version::VersionReq::parse(v).map_err(|e| {
                     invalid(
                         file,
                         format!("rule {}: version constraint {v:?}: {e}", r.id),
@@ -193,6 +193,7 @@ impl RuleSet {
                 })?;
             }
             r.check
+                .probe()
                 .validate()
                 .map_err(|e| invalid(file, format!("rule {}: {e}", r.id)))?;
             if r.title.trim().is_empty()

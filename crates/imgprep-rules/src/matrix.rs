@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use imgprep_inspect::OperatingSystem;
 use serde::Deserialize;
 
-use crate::model::{Cloud, Status};
+use crate::verdict::{Cloud, Status};
 
 /// The matrix file.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]

@@ -1,171 +1,12 @@
 //! Rules, profiles and results, as they are written in `rules/*.yaml` and reported.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::probes::Check;
-
-/// How much a failure matters.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Informational.
-    Info,
-    /// Cosmetic or easily worked around.
-    Low,
-    /// Degrades the agent.
-    Medium,
-    /// Breaks bootstrapping or the agent.
-    High,
-    /// Breaks every deployment of the image.
-    Critical,
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Severity::Info => "info",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        })
-    }
-}
-
-/// A rule's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// The requirement holds.
-    Pass,
-    /// The requirement does not hold.
-    Fail,
-    /// It holds only under conditions the image cannot show, or something needs a look.
-    Warn,
-    /// The rule does not apply to this image, cloud or parameters.
-    Skip,
-    /// The rule could not be decided offline; the message says why.
-    Error,
-}
-
-impl Status {
-    /// All statuses in report order.
-    pub const ALL: [Status; 5] = [
-        Status::Fail,
-        Status::Error,
-        Status::Warn,
-        Status::Pass,
-        Status::Skip,
-    ];
-
-    /// Lower-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pass => "pass",
-            Status::Fail => "fail",
-            Status::Warn => "warn",
-            Status::Skip => "skip",
-            Status::Error => "error",
-        }
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The level at which `check` exits 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum FailOn {
-    /// Exit 1 when a rule fails or errors.
-    #[default]
-    Fail,
-    /// Exit 1 when a rule fails, errors or warns.
-    Warn,
-}
-
-impl FailOn {
-    /// True when `s` reaches this level.
-    pub fn reached_by(self, s: Status) -> bool {
-        match self {
-            FailOn::Fail => matches!(s, Status::Fail | Status::Error),
-            FailOn::Warn => matches!(s, Status::Fail | Status::Error | Status::Warn),
-        }
-    }
-}
-
-/// The clouds the support matrix and rules know.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Cloud {
-    /// Amazon Web Services.
-    Aws,
-    /// Microsoft Azure (Resource Manager).
-    Azure,
-    /// Google Cloud.
-    Google,
-    /// OpenStack.
-    Openstack,
-    /// IBM SoftLayer.
-    Softlayer,
-    /// Alibaba Cloud.
-    Alibaba,
-    /// VMware vSphere.
-    Vmware,
-    /// Rackspace (OpenStack on XenServer).
-    Rackspace,
-}
-
-impl Cloud {
-    /// Lower-case name as on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Cloud::Aws => "aws",
-            Cloud::Azure => "azure",
-            Cloud::Google => "google",
-            Cloud::Openstack => "openstack",
-            Cloud::Softlayer => "softlayer",
-            Cloud::Alibaba => "alibaba",
-            Cloud::Vmware => "vmware",
-            Cloud::Rackspace => "rackspace",
-        }
-    }
-}
-
-impl fmt::Display for Cloud {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::action::Action;
+use crate::check::Check;
+use crate::verdict::{Cloud, Evidence, Severity, Status};
 
 /// A parameter a profile declares.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -222,7 +63,7 @@ pub struct Remediation {
     pub text: String,
     /// The `prepare` action that fixes it, when one exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<String>,
+    pub action: Option<Action>,
 }
 
 /// One rule, as written in a rules file.
@@ -250,66 +91,6 @@ pub struct Rule {
     pub remediation: Remediation,
 }
 
-/// One file, one line, one piece of text that shows why a verdict was reached.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Evidence {
-    /// Guest path (or `registry:HIVE\key\value`, or a host path for parameters).
-    pub path: String,
-    /// 1-based line, when the evidence is a line.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<u32>,
-    /// The line or value.
-    pub text: String,
-}
-
-impl Evidence {
-    /// Evidence from a line of a guest file.
-    pub fn line(path: impl Into<String>, line: usize, text: impl Into<String>) -> Self {
-        Self {
-            path: path.into(),
-            line: u32::try_from(line).ok(),
-            text: text.into(),
-        }
-    }
-
-    /// Evidence about a whole file or key.
-    pub fn file(path: impl Into<String>, text: impl Into<String>) -> Self {
-        Self {
-            path: path.into(),
-            line: None,
-            text: text.into(),
-        }
-    }
-}
-
-/// What a probe concluded.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
-    /// Verdict.
-    pub status: Status,
-    /// One or two sentences explaining it.
-    pub message: String,
-    /// What it looked at.
-    pub evidence: Vec<Evidence>,
-}
-
-impl Outcome {
-    /// A verdict with a message and no evidence yet.
-    pub fn new(status: Status, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-            evidence: Vec::new(),
-        }
-    }
-
-    /// Adds evidence.
-    pub fn with(mut self, e: impl IntoIterator<Item = Evidence>) -> Self {
-        self.evidence.extend(e);
-        self
-    }
-}
-
 /// One rule's result for one image.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RuleResult {
@@ -329,4 +110,7 @@ pub struct RuleResult {
     pub remediation: String,
     /// Whether `imgprep prepare` can fix it.
     pub fixable: bool,
+    /// The action that fixes it, as the rule names it (not part of the JSON report).
+    #[serde(skip)]
+    pub action: Option<Action>,
 }

@@ -2,37 +2,42 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::eval::Context;
+use crate::context::{Context, service_evidence};
 use crate::matrix::{Cell, Support, os_key, os_label};
-use crate::model::{Evidence, Outcome, Status};
+use crate::probe::{Probe, Template};
+use crate::verdict::{Cloud, Evidence, Outcome, Status};
 
 /// `probe: agent-present`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AgentPresent {
     /// Linux marker paths, `:`-separated after parameter expansion; any one present passes.
-    pub linux: String,
+    pub linux: Template,
     /// Windows service names, `,`-separated after parameter expansion; any one present passes.
-    pub windows: String,
+    pub windows: Template,
 }
 
-impl AgentPresent {
-    pub(crate) fn run(&self, cx: &Context<'_>) -> Outcome {
+impl Probe for AgentPresent {
+    fn templates(&self) -> Vec<&Template> {
+        vec![&self.linux, &self.windows]
+    }
+
+    fn run(&self, cx: &Context<'_>) -> Outcome {
         let (found, looked): (Vec<Evidence>, Vec<String>) = if cx.is_windows() {
-            let wanted: Vec<String> = split(&cx.expand(&self.windows), ',');
+            let wanted: Vec<String> = split(&self.windows.expand(cx), ',');
             let found = cx
                 .os
                 .services
                 .iter()
                 .filter(|s| wanted.iter().any(|w| w.eq_ignore_ascii_case(&s.name)))
-                .map(super::windows::service_evidence)
+                .map(service_evidence)
                 .collect();
             (
                 found,
                 wanted.iter().map(|w| format!("service {w}")).collect(),
             )
         } else {
-            let wanted = split(&cx.expand(&self.linux), ':');
+            let wanted = split(&self.linux.expand(cx), ':');
             let found = wanted
                 .iter()
                 .filter(|p| matches!(cx.guest.stat(p), Ok(Some(_))))
@@ -110,8 +115,8 @@ impl AgentPresent {
 #[serde(deny_unknown_fields)]
 pub struct BootstrapSupported {}
 
-impl BootstrapSupported {
-    pub(crate) fn run(&self, cx: &Context<'_>) -> Outcome {
+impl Probe for BootstrapSupported {
+    fn run(&self, cx: &Context<'_>) -> Outcome {
         let Some(cloud) = cx.cloud else {
             return Outcome::new(Status::Skip, "no --cloud given: the matrix is per cloud");
         };
@@ -143,7 +148,7 @@ impl BootstrapSupported {
         let ev = matrix_evidence(cx, cloud, &cell);
         // SoftLayer fetches the bootstrap scripts over HTTPS only.
         if cell.support == Support::Yes
-            && cloud == crate::model::Cloud::Softlayer
+            && cloud == Cloud::Softlayer
             && cx.param("bundle_store") != Some("https")
         {
             return Outcome::new(
@@ -182,7 +187,7 @@ fn notes_suffix(cell: &Cell) -> String {
     }
 }
 
-fn matrix_evidence(cx: &Context<'_>, cloud: crate::model::Cloud, cell: &Cell) -> Evidence {
+fn matrix_evidence(cx: &Context<'_>, cloud: Cloud, cell: &Cell) -> Evidence {
     Evidence::file(
         "rules/matrix.yaml",
         format!(

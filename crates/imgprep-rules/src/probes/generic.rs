@@ -3,28 +3,33 @@
 use std::cmp::Ordering;
 
 use imgprep_inspect::Application;
-use imgprep_registry::Data;
+use imgprep_sysconf::registry::{data_equals, data_text};
+use imgprep_sysconf::text::read_lines;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use super::text::read_lines;
-use crate::eval::Context;
-use crate::model::{Evidence, Outcome, Status};
+use crate::context::{Context, nevra};
+use crate::probe::{Probe, Template};
+use crate::verdict::{Evidence, Outcome, Status};
 
 /// `probe: file-exists`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FileExists {
     /// Guest paths (symlinks followed inside the guest).
-    pub paths: Vec<String>,
+    pub paths: Vec<Template>,
     /// Require every path instead of any.
     #[serde(default)]
     pub all: bool,
 }
 
-impl FileExists {
-    pub(crate) fn run(&self, cx: &Context<'_>) -> Outcome {
-        let paths: Vec<String> = self.paths.iter().map(|p| cx.expand(p)).collect();
+impl Probe for FileExists {
+    fn templates(&self) -> Vec<&Template> {
+        self.paths.iter().collect()
+    }
+
+    fn run(&self, cx: &Context<'_>) -> Outcome {
+        let paths: Vec<String> = self.paths.iter().map(|p| p.expand(cx)).collect();
         let (found, missing): (Vec<&String>, Vec<&String>) = paths
             .iter()
             .partition(|p| matches!(cx.guest.stat(p), Ok(Some(_))));
@@ -53,7 +58,7 @@ impl FileExists {
 #[serde(deny_unknown_fields)]
 pub struct FileMatches {
     /// Guest path.
-    pub path: String,
+    pub path: Template,
     /// Regular expression (Rust `regex` syntax) matched against each line.
     pub pattern: String,
     /// Pass when no line matches instead.
@@ -61,15 +66,19 @@ pub struct FileMatches {
     pub absent: bool,
 }
 
-impl FileMatches {
-    pub(crate) fn validate(&self) -> Result<(), String> {
+impl Probe for FileMatches {
+    fn templates(&self) -> Vec<&Template> {
+        vec![&self.path]
+    }
+
+    fn validate(&self) -> Result<(), String> {
         Regex::new(&self.pattern)
             .map(|_| ())
             .map_err(|e| format!("pattern {:?}: {e}", self.pattern))
     }
 
-    pub(crate) fn run(&self, cx: &Context<'_>) -> Outcome {
-        let path = cx.expand(&self.path);
+    fn run(&self, cx: &Context<'_>) -> Outcome {
+        let path = self.path.expand(cx);
         let Ok(re) = Regex::new(&self.pattern) else {
             return Outcome::new(Status::Error, format!("bad pattern {:?}", self.pattern));
         };
@@ -121,21 +130,21 @@ pub struct Package {
     pub min_version: Option<String>,
 }
 
-impl Package {
-    pub(crate) fn validate(&self) -> Result<(), String> {
+impl Probe for Package {
+    fn validate(&self) -> Result<(), String> {
         if self.names.is_empty() {
             return Err("package: names is empty".into());
         }
         Ok(())
     }
 
-    pub(crate) fn run(&self, cx: &Context<'_>) -> Outcome {
+    fn run(&self, cx: &Context<'_>) -> Outcome {
         if cx.os.applications.is_none() {
             return Outcome::new(Status::Error, "the package list was not read");
         }
         let installed: Vec<&Application> = self.names.iter().flat_map(|n| cx.packages(n)).collect();
-        let ev: Vec<Evidence> = installed.iter().map(|a| package_evidence(cx, a)).collect();
-        let none = || [package_evidence_none(cx, &self.names)];
+        let ev: Vec<Evidence> = installed.iter().map(|a| cx.package_evidence(a)).collect();
+        let none = || [cx.package_evidence_none(&self.names)];
         let Some(min) = &self.min_version else {
             return if installed.is_empty() {
                 Outcome::new(
@@ -152,7 +161,7 @@ impl Package {
             };
         };
         let good = installed.iter().any(|a| {
-            compare_versions(cx, a.version.as_deref().unwrap_or(""), min) != Ordering::Less
+            cx.compare_versions(a.version.as_deref().unwrap_or(""), min) != Ordering::Less
         });
         match (installed.is_empty(), good) {
             (true, _) => Outcome::new(
@@ -180,65 +189,8 @@ impl Package {
     }
 }
 
-/// Compares upstream versions with the OS's package manager ordering.
-pub(crate) fn compare_versions(cx: &Context<'_>, a: &str, b: &str) -> Ordering {
-    match cx.os.package_format.as_deref() {
-        Some("deb") => imgprep_pkgdb::version::debian_cmp(a, b),
-        Some("apk") => imgprep_pkgdb::version::apk_cmp(a, b),
-        _ => imgprep_pkgdb::version::rpmvercmp(a, b),
-    }
-}
-
-/// `name-version-release.arch`, the way rpm and dpkg users read it.
-pub(crate) fn nevra(a: &Application) -> String {
-    let mut s = a.name.clone();
-    if let Some(v) = &a.version {
-        s.push('-');
-        if a.epoch != 0 {
-            s.push_str(&format!("{}:", a.epoch));
-        }
-        s.push_str(v);
-    }
-    if let Some(r) = &a.release {
-        s.push('-');
-        s.push_str(r);
-    }
-    if let Some(arch) = &a.arch {
-        s.push('.');
-        s.push_str(arch);
-    }
-    s
-}
-
 fn describe(apps: &[&Application]) -> String {
     apps.iter().map(|a| nevra(a)).collect::<Vec<_>>().join(", ")
-}
-
-/// The package database of the OS, for evidence.
-fn package_db(cx: &Context<'_>) -> &'static str {
-    match cx.os.package_format.as_deref() {
-        Some("deb") => "/var/lib/dpkg/status",
-        Some("apk") => "/lib/apk/db/installed",
-        Some("rpm") => "rpm database",
-        _ => "package list",
-    }
-}
-
-/// Evidence naming the package database an installed package was read from.
-pub(crate) fn package_evidence(cx: &Context<'_>, a: &Application) -> Evidence {
-    Evidence::file(package_db(cx), format!("installed: {}", nevra(a)))
-}
-
-/// Evidence that none of `names` is in the package database.
-pub(crate) fn package_evidence_none(cx: &Context<'_>, names: &[String]) -> Evidence {
-    let n = cx.os.applications.as_ref().map_or(0, Vec::len);
-    Evidence::file(
-        package_db(cx),
-        format!(
-            "no package named {} among {n} installed",
-            names.join(" or ")
-        ),
-    )
 }
 
 /// `probe: registry-value`.
@@ -260,11 +212,14 @@ pub struct RegistryValue {
     pub not_equals: Vec<String>,
 }
 
-impl RegistryValue {
-    pub(crate) fn run(&self, cx: &Context<'_>) -> Outcome {
+impl Probe for RegistryValue {
+    fn run(&self, cx: &Context<'_>) -> Outcome {
         let shown = format!("{}\\{}\\{}", self.hive, self.key, self.value);
         let banned = self.not_equals.join(", ");
-        let data = match registry_value(cx, &self.hive, &self.key, &self.value) {
+        let data = match cx.hive(&self.hive).and_then(|h| {
+            imgprep_sysconf::registry::value(&h, &self.key, &self.value)
+                .map_err(|e| format!("{}\\{e}", self.hive))
+        }) {
             Ok(Some(d)) => d,
             Ok(None) if self.equals.is_none() && !self.not_equals.is_empty() => {
                 return Outcome::new(
@@ -296,70 +251,6 @@ impl RegistryValue {
             (Some(w), false) => format!("{shown} is {text}, not {w}"),
         };
         Outcome::new(if ok { Status::Pass } else { Status::Fail }, msg).with([ev])
-    }
-}
-
-/// The guest's hive `hive` (`SOFTWARE`, `SYSTEM`), read and parsed.
-pub(crate) fn open_hive(cx: &Context<'_>, hive: &str) -> Result<imgprep_registry::Hive, String> {
-    let Some(root) = cx.os.windows_systemroot.as_deref() else {
-        return Err("not a Windows image: no registry".into());
-    };
-    let path = format!("{root}/System32/config/{}", hive.to_ascii_uppercase());
-    let bytes = cx
-        .guest
-        .read_file(&path, 512 << 20)
-        .map_err(|e| format!("registry hive {path}: {e}"))?;
-    imgprep_registry::Hive::from_bytes(bytes).map_err(|e| format!("registry hive {path}: {e}"))
-}
-
-/// Reads a registry value of the guest. `CurrentControlSet` in `key` becomes the OS's current
-/// control set.
-pub(crate) fn registry_value(
-    cx: &Context<'_>,
-    hive: &str,
-    key: &str,
-    value: &str,
-) -> Result<Option<Data>, String> {
-    let h = open_hive(cx, hive)?;
-    let key = match &cx.os.windows_current_control_set {
-        Some(ccs) => key.replace("CurrentControlSet", ccs),
-        None => key.to_owned(),
-    };
-    let Some(k) = h.open(&key).map_err(|e| format!("{hive}\\{key}: {e}"))? else {
-        return Ok(None);
-    };
-    let Some(v) = k.value(value).map_err(|e| format!("{hive}\\{key}: {e}"))? else {
-        return Ok(None);
-    };
-    v.data()
-        .map(Some)
-        .map_err(|e| format!("{hive}\\{key}\\{value}: {e}"))
-}
-
-/// A registry value as text: numbers in hex and decimal.
-pub(crate) fn data_text(d: &Data) -> String {
-    match d {
-        Data::Sz(s) | Data::ExpandSz(s) => format!("{s:?}"),
-        Data::MultiSz(v) => format!("{v:?}"),
-        Data::Dword(n) => format!("{n:#x} ({n})"),
-        Data::Qword(n) => format!("{n:#x} ({n})"),
-        Data::Binary(b) => format!("{} bytes of binary data", b.len()),
-        Data::None => "(none)".into(),
-        other => format!("{other:?}"),
-    }
-}
-
-fn data_equals(d: &Data, want: &str) -> bool {
-    let num = want
-        .strip_prefix("0x")
-        .map(|h| u64::from_str_radix(h, 16).ok())
-        .unwrap_or_else(|| want.parse::<u64>().ok());
-    match d {
-        Data::Dword(n) => num == Some(u64::from(*n)),
-        Data::Qword(n) => num == Some(*n),
-        Data::Sz(s) | Data::ExpandSz(s) => s == want,
-        Data::MultiSz(v) => v.iter().any(|s| s == want),
-        _ => false,
     }
 }
 

@@ -19,7 +19,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use imgprep_rules::{Keyword, ssg_file_result};
+use imgprep_sysconf::shell::{Keyword, ssg_file_result};
 
 const CONTENT: &str = "/usr/share/xml/scap/ssg/content";
 const DATASTREAM: &str = "ssg-anolis8-ds.xml";

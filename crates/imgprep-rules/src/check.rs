@@ -1,0 +1,86 @@
+//! The probe registry: every probe a rule can name, one line each. From it come the rule
+//! file's `check:` syntax (`probe: NAME` plus the probe's parameters), dispatch to the
+//! [`Probe`] trait, and the declared parameter references.
+
+use serde::{Deserialize, Serialize};
+
+use crate::probe::Probe;
+use crate::probes::{
+    agent, boot, cloudbase, cloudify, generic, nova_agent, python, sudo, trust, tun_tap, umask,
+};
+
+macro_rules! registry {
+    ($( $variant:ident = $name:literal => $ty:path, )*) => {
+        /// How a rule is checked: `probe:` names the probe, the other keys are its parameters.
+        /// Strings the probe declares as templates may name profile parameters as `{name}`.
+        #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+        #[serde(tag = "probe")]
+        pub enum Check {
+            $(
+                #[doc = concat!("`probe: ", $name, "`.")]
+                #[serde(rename = $name)]
+                $variant($ty),
+            )*
+        }
+
+        impl Check {
+            /// The probe.
+            pub fn probe(&self) -> &dyn Probe {
+                match self {
+                    $( Check::$variant(p) => p, )*
+                }
+            }
+
+            /// The probe's name, as `probe:` writes it.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $( Check::$variant(_) => $name, )*
+                }
+            }
+        }
+
+        /// Every probe name, in registry order.
+        pub const PROBES: &[&str] = &[$( $name, )*];
+    };
+}
+
+registry! {
+    FileExists = "file-exists" => generic::FileExists,
+    FileMatches = "file-matches" => generic::FileMatches,
+    Package = "package" => generic::Package,
+    RegistryValue = "registry-value" => generic::RegistryValue,
+    ServiceEnabled = "service-enabled" => boot::ServiceEnabled,
+    BootOrder = "boot-order" => boot::BootOrder,
+    AgentPresent = "agent-present" => agent::AgentPresent,
+    BootstrapSupported = "bootstrap-supported" => agent::BootstrapSupported,
+    PythonVersion = "python-version" => python::PythonVersion,
+    Python2 = "python2" => python::Python2,
+    CaTrusted = "ca-trusted" => trust::CaTrusted,
+    UserSudo = "user-sudo" => sudo::UserSudo,
+    Umask = "umask" => umask::Umask,
+    NovaAgentPresent = "nova-agent-present" => nova_agent::NovaAgentPresent,
+    NovaAgentBranch = "nova-agent-branch" => nova_agent::NovaAgentBranch,
+    TunTap = "tun-tap" => tun_tap::TunTap,
+    CloudifyAgentVenv = "cloudify-agent-venv" => cloudify::CloudifyAgentVenv,
+    CloudifyAgentPython = "cloudify-agent-python" => cloudify::CloudifyAgentPython,
+    CloudifyAgentPlugins = "cloudify-agent-plugins" => cloudify::CloudifyAgentPlugins,
+    CloudbaseInitUserdata = "cloudbase-init-userdata" => cloudbase::CloudbaseInitUserdata,
+}
+
+impl Check {
+    /// Profile parameters the check reads: its templates' `{name}` references and the ones it
+    /// reads implicitly, sorted.
+    pub fn params_used(&self) -> Vec<String> {
+        let p = self.probe();
+        let mut out: Vec<String> = p.templates().iter().flat_map(|t| t.refs()).collect();
+        out.extend(p.implicit_params().iter().map(|s| (*s).to_owned()));
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The check as a rule file writes it (YAML).
+    pub fn to_yaml(&self) -> String {
+        serde_saphyr::to_string(self).unwrap_or_else(|e| format!("probe: {} ({e})", self.name()))
+    }
+}
