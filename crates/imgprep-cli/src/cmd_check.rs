@@ -3,8 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
-use imgprep_guest::Image;
+use anyhow::bail;
 use imgprep_inspect::{Options, inspect_roots};
 use imgprep_report::check::{CheckReport, OsSummary};
 use imgprep_rules::{Cloud, Context, FailOn, RuleSet, effective_params, run, summary};
@@ -60,6 +59,8 @@ pub(crate) struct Args {
     /// Lowest status that makes the exit status 1.
     #[arg(long, value_enum, default_value_t = FailOn::Fail)]
     fail_on: FailOn,
+    #[command(flatten)]
+    open: crate::OpenArgs,
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {
@@ -75,8 +76,9 @@ pub(crate) fn run_check(a: Args) -> anyhow::Result<ExitCode> {
     let mut reports = Vec::new();
     for path in &a.images {
         let shown = path.display().to_string();
-        let image = Image::open(std::slice::from_ref(path)).with_context(|| shown.clone())?;
+        let image = a.open.open(std::slice::from_ref(path))?;
         let (roots, _notes) = inspect_roots(&image, Options::default());
+        let disks = imgprep_inspect::disks(&image);
         let Some(root) = roots.first() else {
             bail!("{shown}: no operating system found, nothing to check");
         };
@@ -86,6 +88,7 @@ pub(crate) fn run_check(a: Args) -> anyhow::Result<ExitCode> {
             cloud: a.cloud,
             params: &params,
             matrix: &set.matrix,
+            disks: &disks,
         };
         let results = run(&set, &a.profile, &cx);
         reports.push(CheckReport {

@@ -35,10 +35,7 @@ impl BackingResolver for Files {
         match self.0.get(name) {
             Some(b) => Ok((PathBuf::from(name), b.clone() as Arc<dyn ReadAt>)),
             None => Err(Error::BackingOpen {
-                role: match role {
-                    Role::BackingFile => "backing file",
-                    _ => "extent file",
-                },
+                role,
                 name: name.to_owned(),
                 path: PathBuf::from(name),
                 source: std::io::ErrorKind::NotFound.into(),
@@ -488,7 +485,7 @@ fn hostile_backing_chains_fail_cleanly() {
         "missing backing file",
         overlay(&b, Some("qcow2"), "gone.qcow2"),
         &Files::default(),
-        "cannot open backing file \"gone.qcow2\"",
+        "backing file name \"gone.qcow2\" (resolved to gone.qcow2)",
     );
     let raw_files = Files::default().with("base.raw", raw.clone());
     check(
@@ -524,7 +521,7 @@ fn hostile_backing_chains_fail_cleanly() {
         "backing files refused",
         overlay(&b, Some("qcow2"), "x.qcow2"),
         &Files::default(),
-        "cannot open",
+        "backing file name \"x.qcow2\" (resolved to x.qcow2)",
     );
     let refused = Disk::from_source(
         Arc::new(overlay(&b, Some("qcow2"), "x.qcow2")),
@@ -555,7 +552,7 @@ fn hostile_backing_chains_fail_cleanly() {
     let err = Disk::open(&b.dir().join("o.qcow2")).unwrap_err();
     assert!(
         err.to_string()
-            .contains("cannot open backing file \"missing.qcow2\""),
+            .contains("backing file name \"missing.qcow2\" (resolved to"),
         "{err}"
     );
     // A -> B -> A on the host.
@@ -1097,7 +1094,7 @@ fn hostile_vmdk_images_fail_cleanly() {
             "extent file missing",
             desc.clone().into_bytes(),
             &none,
-            "cannot open extent file \"f-flat.vmdk\"",
+            "extent file on descriptor line 8 \"f-flat.vmdk\"",
         ),
         (
             "absurd flat extent",

@@ -37,9 +37,11 @@ fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
     a.iter().zip(b).position(|(x, y)| x != y)
 }
 
-/// Opens `image` with our reader and checks it against qemu's reading of it as `fmt`.
+/// Opens `image` with our reader (backing files allowed anywhere under `dir`) and checks it
+/// against qemu's reading of it as `fmt`.
 fn check(dir: &Path, image: &Path, fmt: &str, want: Format) -> Disk {
-    let disk = Disk::open(image).unwrap_or_else(|e| panic!("{}: {e}", image.display()));
+    let disk = Disk::open_allowing(image, &[dir.to_owned()])
+        .unwrap_or_else(|e| panic!("{}: {e}", image.display()));
     assert_eq!(disk.format(), want, "{}", image.display());
     assert_eq!(
         disk.virtual_size(),
@@ -196,7 +198,28 @@ fn qcow2_backing_chains_read_like_qemu() {
         "write -P 0xa5 1056k 8k",
     );
     qemu_io(&dir.join("a"), "qcow2", "top.qcow2", "write -z 128k 64k");
+    // qemu follows ../b/mid.qcow2; imgprep does only when b/ (or a parent) is allowed.
+    let err = Disk::open(&dir.join("a/top.qcow2"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("backing file name \"../b/mid.qcow2\" resolves to")
+            && err.contains("--allow-backing"),
+        "{err}"
+    );
     let disk = check(dir, &dir.join("a/top.qcow2"), "qcow2", Format::Qcow2);
+    let companions: Vec<String> = disk
+        .companions()
+        .iter()
+        .map(|c| format!("{} {:?}", c.role, c.name))
+        .collect();
+    assert_eq!(
+        companions,
+        [
+            "backing file name \"../b/mid.qcow2\"",
+            "backing file name \"base.raw\""
+        ]
+    );
     let chain: Vec<(String, Format)> = disk
         .chain()
         .iter()
@@ -234,6 +257,9 @@ fn qcow2_backing_chains_read_like_qemu() {
     qemu_io(dir, "qcow2", "abs.qcow2", "write -P 0x5a 300k 100k");
     qemu_io(dir, "qcow2", "abs.qcow2", "write -z 0 64k");
     check(dir, &dir.join("abs.qcow2"), "qcow2", Format::Qcow2);
+    // An absolute backing name inside the top image's directory needs no permission (this is
+    // what `qemu-img create -b` and Packer write).
+    Disk::open(&dir.join("abs.qcow2")).unwrap();
 
     // Backing format not declared (qemu-img no longer writes such images, so the backing format
     // extension is renamed to an unknown one): probed as qcow2, allowed since only raw backing

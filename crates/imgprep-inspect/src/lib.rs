@@ -23,7 +23,8 @@ mod windows;
 use std::sync::Arc;
 
 pub use model::{
-    Application, DriveMapping, FilesystemInfo, Inspection, MountPoint, OperatingSystem, Service,
+    Application, ChainLayer, CompanionFile, DiskInfo, DriveMapping, FilesystemInfo, Inspection,
+    MountPoint, OperatingSystem, Service,
 };
 
 use imgprep_guest::{Image, MountTable, Mountable, NativeGuest};
@@ -58,7 +59,46 @@ pub fn inspect(image: &Image, opts: Options) -> Inspection {
     Inspection {
         operatingsystems: roots.into_iter().map(|r| r.os).collect(),
         notes,
+        disks: disks(image),
     }
+}
+
+/// The disks of `image` with the host files each reads, in disk order (`/dev/sda` first).
+pub fn disks(image: &Image) -> Vec<DiskInfo> {
+    let shown = |p: &std::path::Path| p.display().to_string();
+    image
+        .disks()
+        .iter()
+        .enumerate()
+        .map(|(i, d)| DiskInfo {
+            device: imgprep_volume::disk_name(i),
+            path: d
+                .chain()
+                .first()
+                .map(|l| shown(&l.path))
+                .unwrap_or_default(),
+            format: d.format().to_string(),
+            virtual_size: d.virtual_size(),
+            chain: d
+                .chain()
+                .iter()
+                .map(|l| ChainLayer {
+                    path: shown(&l.path),
+                    format: l.format.to_string(),
+                })
+                .collect(),
+            companions: d
+                .companions()
+                .iter()
+                .map(|c| CompanionFile {
+                    role: c.role.to_string(),
+                    named_by: shown(&c.named_by),
+                    name: c.name.clone(),
+                    path: shown(&c.path),
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// Inspects every OS in `image` and keeps the assembled guest view of each, for the rules.
