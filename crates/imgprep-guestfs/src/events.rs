@@ -16,7 +16,9 @@ use libguestfs_sys as sys;
 #[non_exhaustive]
 pub enum Event {
     /// Progress of the running call: `position` of `total`. During a launch libguestfs reports
-    /// twelfths (0 when it starts, 3 when the appliance is built, 12 when the daemon answered).
+    /// twelfths (3 once the appliance is built, 12 once the daemon answered), but only once the
+    /// launch has run for 5 s: a launch shows little more than its end. Tick a clock of your
+    /// own while waiting, or turn on [`crate::Handle::set_verbose`] for the boot messages.
     Progress {
         /// How far.
         position: u64,

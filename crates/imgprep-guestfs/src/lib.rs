@@ -13,10 +13,10 @@
 //! a launch or a running appliance the same way.
 //!
 //! When `IMGPREP_GUESTFS_LAUNCH_LOG` names a file, every launch (successful or not) appends one
-//! line to it:
-//! `<unix-time> <seconds-taken> <ok|error> <drives>`, the drives being the host paths added,
-//! comma-separated, with `%`, `,`, white space and control bytes written as `%XX`. The test suite
-//! counts appliance launches and their cost with it.
+//! line to it: `<unix-time> <seconds-taken> <ok|error> <drives>`, the drives being the host paths
+//! added, comma-separated, with `%`, `,`, white space, control and non-ASCII bytes written as
+//! `%XX` (`-` for none). The test suite counts appliance launches and their cost with it;
+//! [`Handle::set_launch_log`] overrides it per handle.
 //!
 //! This crate is the only one in imgprep allowed `unsafe` code; every `unsafe` block says why it is
 //! sound. It is not on the read path: inspection and checks read images natively and never need
