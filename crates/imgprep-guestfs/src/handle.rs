@@ -5,6 +5,7 @@ use std::ffi::{CStr, CString, c_char, c_int};
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::Arc;
+use std::thread::ThreadId;
 use std::time::{Instant, SystemTime};
 
 use libguestfs_sys as sys;
@@ -23,6 +24,11 @@ use crate::optargs;
 /// to be used from two threads at once, and every call takes `&mut self`. Dropping the handle
 /// closes it (`guestfs_close`, which kills the appliance and ignores errors): call and check
 /// [`Handle::shutdown`] first whenever something was written.
+///
+/// ```compile_fail
+/// fn shared_between_threads<T: Sync>() {}
+/// shared_between_threads::<imgprep_guestfs::Handle>();
+/// ```
 pub struct Handle {
     g: NonNull<sys::guestfs_h>,
     /// What the event callback sees; freed in `drop`, after `guestfs_close`.
@@ -32,11 +38,14 @@ pub struct Handle {
     drives: Vec<PathBuf>,
     /// Where launches are logged.
     launch_log: Option<PathBuf>,
+    /// The thread whose libguestfs error handler was last removed (see `g`).
+    quiet_thread: ThreadId,
 }
 
 // SAFETY: libguestfs allows a handle to be used from any thread as long as calls do not overlap
-// (its error state is per thread, read right after each call on the same thread). `&mut self` on
-// every call and the absence of `Sync` keep calls from overlapping. The event state holds only
+// (its error state and error handler are per thread: errors are read right after each call on
+// the same thread, and `g()` removes the handler on each new thread). `&mut self` on every call
+// and the absence of `Sync` keep calls from overlapping. The event state holds only
 // `Send` data and is reached by the callback only during a call, on the calling thread.
 unsafe impl Send for Handle {}
 
@@ -173,6 +182,7 @@ impl Handle {
             shared: Arc::new(Shared::default()),
             drives: Vec::new(),
             launch_log: launch::launch_log_from_env(),
+            quiet_thread: std::thread::current().id(),
         };
         // SAFETY: `g` is live; the callback matches `guestfs_event_callback`; `opaque` is the
         // event state, which stays allocated until after guestfs_close (see Drop), the last
@@ -196,7 +206,18 @@ impl Handle {
         Ok(handle)
     }
 
+    /// The raw handle, for a call about to be made on this thread.
+    ///
+    /// libguestfs keeps error handlers (like errors) per thread: on a thread that never removed
+    /// it, the default handler prints to stderr. So the first call of a handle on each new
+    /// thread removes it there.
     pub(crate) fn g(&mut self) -> *mut sys::guestfs_h {
+        let here = std::thread::current().id();
+        if self.quiet_thread != here {
+            // SAFETY: `g` is live; a NULL handler only records errors.
+            unsafe { sys::guestfs_set_error_handler(self.g.as_ptr(), None, std::ptr::null_mut()) };
+            self.quiet_thread = here;
+        }
         self.g.as_ptr()
     }
 
@@ -436,8 +457,12 @@ impl Handle {
     pub fn launch_with(&mut self, opts: LaunchOptions) -> Result<()> {
         const CALL: &str = "launch";
         let token = launch::new_token();
-        let append = cstring("set_append", "append", token.as_bytes())?;
         let g = self.g();
+        // SAFETY: `g` is live; the result is NULL (no extra kernel arguments) or a string owned
+        // by the handle, copied at once, before any other call.
+        let current = unsafe { borrowed_string(sys::guestfs_get_append(g)) };
+        let append = launch::append_token(current.as_deref(), &token);
+        let append = cstring("set_append", "append", append.as_bytes())?;
         // SAFETY: `g` is live; libguestfs copies the string.
         let r = unsafe { sys::guestfs_set_append(g, append.as_ptr()) };
         self.check("set_append", r)?;
@@ -751,7 +776,7 @@ impl Handle {
         .map(drop)
     }
 
-    /// True when `path` is a regular file (following symlinks).
+    /// True when `path` itself is a regular file (a symlink to one is not).
     pub fn is_file(&mut self, path: &str) -> Result<bool> {
         self.one_string("is_file", "path", path, |g, p| {
             // SAFETY: a live handle and a valid C string (see one_string).
@@ -760,7 +785,7 @@ impl Handle {
         .map(|r| r != 0)
     }
 
-    /// True when `path` is a directory (following symlinks).
+    /// True when `path` itself is a directory (a symlink to one is not).
     pub fn is_dir(&mut self, path: &str) -> Result<bool> {
         self.one_string("is_dir", "path", path, |g, p| {
             // SAFETY: a live handle and a valid C string (see one_string).
@@ -922,8 +947,10 @@ impl Handle {
 
 impl Drop for Handle {
     fn drop(&mut self) {
+        // Errors while closing are ignored, and must not be printed on this thread either.
+        let g = self.g();
         // SAFETY: `g` is live and owned by this handle; it is not used after this.
-        unsafe { sys::guestfs_close(self.g.as_ptr()) };
+        unsafe { sys::guestfs_close(g) };
         // SAFETY: `events` came from Box::leak in `new` and is freed only here, after
         // guestfs_close, the last point at which libguestfs could call the event callback.
         drop(unsafe { Box::from_raw(self.events.as_ptr()) });

@@ -198,7 +198,22 @@ pub(crate) fn new_token() -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    format!("imgprep.launch={}-{seq}-{nanos}", std::process::id())
+    format!("{TOKEN_PREFIX}{}-{seq}-{nanos}", std::process::id())
+}
+
+/// How every launch word starts.
+pub(crate) const TOKEN_PREFIX: &str = "imgprep.launch=";
+
+/// The kernel command-line extras for a launch: the user's (`LIBGUESTFS_APPEND`) kept, the word
+/// of an earlier launch of the handle replaced by `token`.
+pub(crate) fn append_token(current: Option<&str>, token: &str) -> String {
+    current
+        .iter()
+        .flat_map(|a| a.split_whitespace())
+        .filter(|w| !w.starts_with(TOKEN_PREFIX))
+        .chain(std::iter::once(token))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The pids of processes whose command line holds `token` as one word.
@@ -339,11 +354,25 @@ mod tests {
     }
 
     #[test]
+    fn the_token_joins_the_users_kernel_arguments() {
+        let t = "imgprep.launch=1-2-3";
+        assert_eq!(append_token(None, t), t);
+        assert_eq!(
+            append_token(Some("console=ttyS0  selinux=0"), t),
+            "console=ttyS0 selinux=0 imgprep.launch=1-2-3"
+        );
+        assert_eq!(
+            append_token(Some("quiet imgprep.launch=1-1-1"), t),
+            "quiet imgprep.launch=1-2-3"
+        );
+    }
+
+    #[test]
     fn tokens_are_unique_words() {
         let a = new_token();
         let b = new_token();
         assert_ne!(a, b);
-        assert!(a.starts_with("imgprep.launch="));
+        assert!(a.starts_with(TOKEN_PREFIX));
         assert!(!a.contains(char::is_whitespace));
     }
 

@@ -5,7 +5,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::Command;
 
-use imgprep_guestfs::{DriveOptions, Error, Handle, LaunchOptions};
+use imgprep_guestfs::{AbortHandle, DriveOptions, Error, Handle, LaunchOptions};
 
 fn raw_drive() -> DriveOptions {
     DriveOptions {
@@ -244,4 +244,47 @@ fn an_abort_before_launch_refuses_the_launch_without_starting_anything() {
     );
     // No launch happened, so none was logged.
     assert!(!log.exists());
+}
+
+#[test]
+fn a_handle_moves_to_another_thread_and_reports_errors_there() {
+    fn send<T: Send>() {}
+    fn sync<T: Sync>() {}
+    send::<Handle>();
+    send::<AbortHandle>();
+    sync::<AbortHandle>();
+    let mut h = Handle::new().unwrap();
+    h.set_memsize(600).unwrap();
+    let abort = h.abort_handle();
+    let e = std::thread::spawn(move || {
+        // libguestfs keeps errors per thread: this one is read on the thread that made the call.
+        let e = h.mount("/dev/sda", "/").unwrap_err();
+        drop(h);
+        e
+    })
+    .join()
+    .unwrap();
+    assert!(matches!(e, Error::Call { call: "mount", .. }), "{e:?}");
+    assert!(e.to_string().contains("launch"), "{e}");
+    // The abort handle outlives the handle; aborting then kills nothing and does not fail.
+    abort.abort();
+    assert!(abort.is_aborted());
+}
+
+#[test]
+fn nothing_reaches_stderr_whichever_thread_calls() {
+    // Runs the test above in a process of its own and looks at what it wrote on stderr.
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "--nocapture",
+            "a_handle_moves_to_another_thread_and_reports_errors_there",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("1 passed"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("libguestfs"), "{stderr}");
 }
