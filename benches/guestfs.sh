@@ -21,13 +21,15 @@ for lib in $(ldd /usr/bin/dash | grep -o '/[^ ]*'); do
   mkdir -p "$tree$(dirname "$lib")" && cp -L "$lib" "$tree$lib"
 done
 cp tests/data/hives/minimal "$tree/hive"
-mke2fs -q -F -t ext4 -d "$tree" "$tmp/base.raw" 256M
+truncate -s 1G "$tmp/base.raw"
+mke2fs -q -F -t ext4 -d "$tree" "$tmp/base.raw"
 qemu-img convert -q -f raw -O qcow2 "$tmp/base.raw" "$tmp/base.qcow2"
 mkdir -p "$tmp/agent/bin" && printf '#!/bin/sh\n' > "$tmp/agent/bin/run.sh"
 tar --numeric-owner -czf "$tmp/agent.tar.gz" -C "$tmp" agent
 
 echo "== launch + shutdown, whole process (median of $runs runs, backend settings: $LIBGUESTFS_BACKEND_SETTINGS)"
-hyperfine -N -r "$runs" -n "launch+shutdown" "$bin launch $tmp/base.qcow2"
+hyperfine -N -r "$runs" --export-json "$tmp/h.json" -n "launch+shutdown" "$bin launch $tmp/base.qcow2"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("median %.2f s" % r["median"])' "$tmp/h.json"
 
 echo "== each call, one launch (median of 15 calls)"
 qemu-img create -q -f qcow2 -b "$tmp/base.qcow2" -F qcow2 "$tmp/overlay.qcow2"

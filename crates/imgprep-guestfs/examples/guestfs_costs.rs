@@ -104,8 +104,11 @@ fn calls(disk: &Path, dir: &Path) {
         median(|i| h.upload(&big, &format!("/b/big{i}")).unwrap()),
     );
     row(
-        "download 16 MiB",
-        median(|i| h.download(&format!("/b/big{i}"), &back).unwrap()),
+        "download 16 MiB (+ rm)",
+        median(|i| {
+            h.download(&format!("/b/big{i}"), &back).unwrap();
+            h.rm(&format!("/b/big{i}")).unwrap();
+        }),
     );
     row(
         "chmod",
@@ -191,10 +194,10 @@ fn calls(disk: &Path, dir: &Path) {
     h.shutdown().unwrap();
     rows.push(("shutdown (once)".into(), t.elapsed()));
     let mut c = Handle::new().unwrap();
-    let overlay = dir.join("overlay.qcow2");
     rows.push((
         "disk_create qcow2 overlay".into(),
-        median(|_| {
+        median(|i| {
+            let overlay = dir.join(format!("new-{i}.qcow2"));
             c.disk_create(&overlay, "qcow2", None, Some((disk, "qcow2")))
                 .unwrap()
         }),

@@ -489,17 +489,26 @@ impl Handle {
             (r, watchdog.map(|w| w.join().unwrap_or(false)))
         });
         let took = clock.elapsed();
-        let result = match watchdog {
-            Err(e) => Err(Error::Unexpected {
-                call: CALL,
-                what: format!("could not start the watchdog thread: {e}"),
-            }),
-            Ok(true) => Err(match self.error(CALL) {
+        let timed_out = match watchdog {
+            Ok(timed_out) => timed_out,
+            Err(e) => {
+                // Nothing was launched.
+                self.with_events(|st| st.progress = None);
+                return Err(Error::Unexpected {
+                    call: CALL,
+                    what: format!("could not start the watchdog thread: {e}"),
+                });
+            }
+        };
+        let result = if timed_out {
+            Err(match self.error(CALL) {
                 Error::Call { message, .. } => Error::LaunchTimeout { timeout, message },
                 e => e,
-            }),
-            Ok(false) if r == -1 || self.shared.aborted() => Err(self.error(CALL)),
-            Ok(false) => Ok(()),
+            })
+        } else if r == -1 || self.shared.aborted() {
+            Err(self.error(CALL))
+        } else {
+            Ok(())
         };
         let panic = self.with_events(|st| {
             st.progress = None;
