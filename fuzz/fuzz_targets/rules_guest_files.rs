@@ -139,13 +139,7 @@ fuzz_target!(|data: &[u8]| {
             continue;
         };
         let params: BTreeMap<String, String> = params;
-        let cx = Context {
-            os,
-            guest: &guest,
-            cloud,
-            params: &params,
-            matrix: &set.matrix,
-        };
+        let cx = Context::new(os, &guest, cloud, &params, &set.matrix, &[]);
         for r in run(set, profile, &cx) {
             assert!(
                 !r.message.is_empty(),

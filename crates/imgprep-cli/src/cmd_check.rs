@@ -3,9 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use clap::builder::TypedValueParser as _;
-use imgprep_guest::Image;
 use imgprep_inspect::{Options, inspect_roots};
 use imgprep_report::check::{CheckReport, OsSummary};
 use imgprep_rules::{Cloud, Context, RuleSet, Status, effective_params, run, summary};
@@ -61,6 +60,8 @@ pub(crate) struct Args {
     /// Lowest status that makes the exit status 1.
     #[arg(long, value_enum, default_value_t = FailOn::Fail)]
     fail_on: FailOn,
+    #[command(flatten)]
+    open: crate::OpenArgs,
 }
 
 /// The level at which `check` exits 1.
@@ -102,12 +103,18 @@ pub(crate) fn run_check(a: Args) -> anyhow::Result<ExitCode> {
     let mut reports = Vec::new();
     for path in &a.images {
         let shown = path.display().to_string();
-        let image = Image::open(std::slice::from_ref(path)).with_context(|| shown.clone())?;
-        let (roots, _notes) = inspect_roots(&image, Options::default());
+        let image = a.open.open(std::slice::from_ref(path))?;
+        let (roots, notes) = inspect_roots(&image, Options::default());
+        let disks = imgprep_inspect::disks(&image);
         let Some(root) = roots.first() else {
-            bail!("{shown}: no operating system found, nothing to check");
+            let why = if notes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", notes.join("; "))
+            };
+            bail!("{shown}: no operating system found, nothing to check{why}");
         };
-        let cx = Context::new(&root.os, &root.guest, a.cloud, &params, &set.matrix);
+        let cx = Context::new(&root.os, &root.guest, a.cloud, &params, &set.matrix, &disks);
         let results = run(&set, &a.profile, &cx);
         reports.push(CheckReport {
             image: shown,

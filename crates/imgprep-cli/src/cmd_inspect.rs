@@ -3,8 +3,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use imgprep_guest::Image;
 use imgprep_inspect::{Options, inspect};
 
 /// Output formats of `inspect`.
@@ -40,16 +38,12 @@ pub(crate) struct Args {
     /// Do not list installed packages (faster on large package databases).
     #[arg(long)]
     no_applications: bool,
+    #[command(flatten)]
+    open: crate::OpenArgs,
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
-    let image = Image::open(&a.images).with_context(|| {
-        a.images
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    })?;
+    let image = a.open.open(&a.images)?;
     let i = inspect(
         &image,
         Options {

@@ -8,9 +8,11 @@ mod cmd_inspect;
 mod cmd_rules;
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use imgprep_guest::{Image, ImageError};
 
 /// Inspect, validate and prepare offline VM disk images (qcow2, raw, VMDK, VHD, VHDX) without
 /// booting them.
@@ -47,6 +49,31 @@ fn main() -> ExitCode {
             let _ = writeln!(std::io::stderr(), "imgprep: error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// How images are opened: which other host files they may name.
+#[derive(Debug, clap::Args)]
+pub(crate) struct OpenArgs {
+    /// Also allow backing files and VMDK extent files inside DIR (repeatable). By default an
+    /// image may name only files in its own directory (or below it): a qcow2 backing file or an
+    /// extent that resolves elsewhere, or to anything but a regular file, is refused.
+    #[arg(long = "allow-backing", value_name = "DIR")]
+    allow_backing: Vec<PathBuf>,
+}
+
+impl OpenArgs {
+    /// Opens the disks of one VM; errors name the image.
+    pub(crate) fn open(&self, paths: &[PathBuf]) -> anyhow::Result<Image> {
+        Image::open_allowing(paths, &self.allow_backing).map_err(|e| match e {
+            // Already names the image it is about.
+            e @ (ImageError::Disk { .. }
+            | ImageError::Container(imgprep_container::Error::Io(_))) => anyhow::Error::new(e),
+            e => {
+                let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+                anyhow::Error::new(e).context(shown.join(", "))
+            }
+        })
     }
 }
 

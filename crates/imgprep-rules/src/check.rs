@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::probe::Probe;
 use crate::probes::{
-    agent, boot, cloudbase, cloudify, generic, nova_agent, python, sudo, trust, tun_tap, umask,
+    agent, boot, cloudbase, cloudify, generic, image, nova_agent, python, sudo, trust, tun_tap,
+    umask,
 };
 
 macro_rules! registry {
@@ -65,6 +66,7 @@ registry! {
     CloudifyAgentPython = "cloudify-agent-python" => cloudify::CloudifyAgentPython,
     CloudifyAgentPlugins = "cloudify-agent-plugins" => cloudify::CloudifyAgentPlugins,
     CloudbaseInitUserdata = "cloudbase-init-userdata" => cloudbase::CloudbaseInitUserdata,
+    SelfContained = "self-contained" => image::SelfContained,
 }
 
 impl Check {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::{LazyLock, OnceLock};
 
 use imgprep_guest::Guest;
-use imgprep_inspect::{Application, OperatingSystem, Service};
+use imgprep_inspect::{Application, DiskInfo, OperatingSystem, Service};
 use imgprep_sysconf::boot::BootGraph;
 use imgprep_sysconf::python::{self, Python};
 use regex::Regex;
@@ -27,6 +27,8 @@ pub struct Context<'a> {
     pub params: &'a BTreeMap<String, String>,
     /// The bootstrapping support matrix.
     pub matrix: &'a Matrix,
+    /// The disk images and the host files behind them.
+    pub disks: &'a [DiskInfo],
     boot: OnceLock<BootGraph>,
     pythons: OnceLock<Vec<Python>>,
 }
@@ -54,6 +56,7 @@ impl<'a> Context<'a> {
         cloud: Option<Cloud>,
         params: &'a BTreeMap<String, String>,
         matrix: &'a Matrix,
+        disks: &'a [DiskInfo],
     ) -> Self {
         Context {
             os,
@@ -61,6 +64,7 @@ impl<'a> Context<'a> {
             cloud,
             params,
             matrix,
+            disks,
             boot: OnceLock::new(),
             pythons: OnceLock::new(),
         }

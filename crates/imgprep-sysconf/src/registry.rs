@@ -8,9 +8,6 @@ use imgprep_registry::{Data, Hive, Key};
 use crate::Error;
 use crate::ops::{FileOp, Op, RegValue};
 
-/// Largest hive read into memory.
-pub const MAX_HIVE: u64 = 512 << 20;
-
 /// The guest path of hive `name` (`SOFTWARE`, `SYSTEM`) under the system root `systemroot`
 /// (`/Windows`), spelled as stored.
 pub fn hive_path(g: &dyn Guest, systemroot: &str, name: &str) -> String {
@@ -24,10 +21,10 @@ pub fn open(g: &dyn Guest, systemroot: &str, name: &str) -> Result<(String, Hive
         path: path.clone(),
         message,
     };
-    let bytes = g
-        .read_file(&path, MAX_HIVE)
+    let file = g
+        .open_file(&path, imgprep_registry::MAX_HIVE_SIZE)
         .map_err(|e| hive_err(e.to_string()))?;
-    let hive = Hive::from_bytes(bytes).map_err(|e| hive_err(e.to_string()))?;
+    let hive = Hive::from_source(file).map_err(|e| hive_err(e.to_string()))?;
     Ok((path, hive))
 }
 

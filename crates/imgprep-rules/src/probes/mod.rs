@@ -8,6 +8,7 @@ pub(crate) mod boot;
 pub(crate) mod cloudbase;
 pub(crate) mod cloudify;
 pub(crate) mod generic;
+pub(crate) mod image;
 pub(crate) mod nova_agent;
 pub(crate) mod python;
 pub(crate) mod sudo;
