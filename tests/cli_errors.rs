@@ -83,6 +83,45 @@ fn bad_inputs_exit_2_with_one_line() {
         ],
         "bad.yaml",
     );
+    // An action nothing implements: the file and the line.
+    let actions = tempfile::tempdir().unwrap();
+    write(
+        actions.path(),
+        "mine.yaml",
+        b"rules:\n  - id: my.rule\n    profiles: [cloudcenter-worker]\n    title: t\n    \
+          severity: low\n    rationale: r\n    source: s\n    check:\n      probe: \
+          file-exists\n      paths: [/x]\n    remediation:\n      text: x\n      \
+          action: install-agent\n",
+    );
+    let line = fails(
+        &[
+            "check",
+            &demo,
+            "--profile",
+            "cloudcenter-worker",
+            "--rules",
+            &actions.path().display().to_string(),
+        ],
+        "mine.yaml",
+    );
+    assert!(
+        line.contains("line 13") && line.contains("unknown action \"install-agent\""),
+        "{line}"
+    );
+}
+
+#[test]
+fn rules_explain_prints_the_check_as_written() {
+    let out = common::imgprep_ok(["rules", "explain", "xe-tools.before-nova-agent"], 0);
+    assert!(
+        out.contains("check:\n  probe: boot-order\n  first:\n"),
+        "{out}"
+    );
+    assert!(out.contains("  then: nova-agent\n"), "{out}");
+    assert!(
+        out.contains("(imgprep prepare action: order-after:nova-agent:xe-linux-distribution)"),
+        "{out}"
+    );
 }
 
 #[test]

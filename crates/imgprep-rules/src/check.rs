@@ -86,3 +86,55 @@ impl Check {
         serde_saphyr::to_string(self).unwrap_or_else(|e| format!("probe: {} ({e})", self.name()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first-column names of `rules/README.md`'s tables under `heading`.
+    fn documented(heading: &str) -> Vec<String> {
+        let readme = include_str!("../../../rules/README.md");
+        let section = readme
+            .split("\n## ")
+            .find(|s| s.starts_with(heading))
+            .unwrap_or_else(|| panic!("no section {heading}"));
+        section
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .flat_map(|l| {
+                let first = l.split(" | ").next().unwrap_or("");
+                first
+                    .split('`')
+                    .enumerate()
+                    .filter(|(i, _)| i % 2 == 1)
+                    .map(|(_, n)| n.replace("\\\\", "\\"))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn readme_documents_exactly_the_probes_and_actions() {
+        let mut probes = documented("Probes");
+        probes.sort();
+        let mut want: Vec<String> = PROBES.iter().map(|s| (*s).to_owned()).collect();
+        want.sort();
+        assert_eq!(probes, want);
+        let mut actions = documented("Actions");
+        actions.sort();
+        let mut want: Vec<String> = crate::ACTIONS.iter().map(|s| (*s).to_owned()).collect();
+        want.sort();
+        assert_eq!(actions, want);
+    }
+
+    #[test]
+    fn checks_print_as_rule_files_write_them() {
+        let c: Check =
+            serde_saphyr::from_str("probe: boot-order\nfirst: [a, b]\nthen: '{x}'\n").unwrap();
+        let y = c.to_yaml();
+        assert!(y.starts_with("probe: boot-order\n"), "{y}");
+        assert!(y.contains("then: '{x}'") || y.contains("then: \"{x}\""), "{y}");
+        assert_eq!(serde_saphyr::from_str::<Check>(&y).unwrap(), c);
+        assert_eq!(c.params_used(), ["x"]);
+    }
+}

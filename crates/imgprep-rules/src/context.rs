@@ -244,3 +244,32 @@ pub fn service_evidence(s: &Service) -> Evidence {
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpreter_package_names() {
+        for (name, ok) in [
+            ("python", true),
+            ("python2.7", true),
+            ("python2.7-minimal", true),
+            ("python3", true),
+            ("python36", true),
+            ("python3.11-minimal", true),
+            ("python-libs", false),
+            ("python3-pip", false),
+            ("python2.7-dev", false),
+        ] {
+            assert_eq!(PYTHON_PKG.is_match(name), ok, "{name}");
+        }
+        assert_eq!(python::parse_version("2.7.5"), Some(vec![2, 7, 5]));
+        assert_eq!(
+            python::parse_version("2.7.12-1ubuntu0~16.04.18"),
+            Some(vec![2, 7, 12])
+        );
+        assert_eq!(python::parse_version("3.6"), Some(vec![3, 6]));
+        assert_eq!(python::parse_version("x"), None);
+    }
+}

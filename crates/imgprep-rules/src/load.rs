@@ -296,3 +296,31 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod action_tests {
+    use super::*;
+
+    fn load_one(text: &str) -> Result<RuleSet, LoadError> {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::write(dir.path().join("x.yaml"), text).unwrap();
+        RuleSet::load(&[dir.path().to_owned()])
+    }
+
+    const RULE: &str = "profiles:\n  - name: p\n    title: t\n    description: d\nrules:\n  - id: a.b\n    profiles: [p]\n    title: t\n    severity: low\n    rationale: r\n    source: s\n    check:\n      probe: file-exists\n      paths: [/x]\n    remediation:\n      text: x\n      action: ACTION\n";
+
+    #[test]
+    fn actions_are_checked_when_rules_load() {
+        let set = load_one(&RULE.replace("ACTION", "enable-service:foo")).unwrap();
+        assert_eq!(
+            set.rule("a.b").unwrap().remediation.action,
+            Some(crate::Action::EnableService("foo".into()))
+        );
+        let e = load_one(&RULE.replace("ACTION", "install-agent"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("x.yaml"), "{e}");
+        assert!(e.contains("line 17"), "{e}");
+        assert!(e.contains("unknown action \"install-agent\""), "{e}");
+    }
+}

@@ -239,3 +239,54 @@ mod tests {
         assert_eq!(out, b"[DEFAULT]\nx=3\n");
     }
 }
+
+#[cfg(test)]
+mod plugins {
+    //! cloudbase-init's `plugins` option as oslo.config reads it.
+
+    use super::*;
+
+    /// The entries of `plugins` in `[DEFAULT]` and the line that counts, if any.
+    fn plugins(conf: &str) -> Option<(usize, Vec<String>)> {
+        let lines: Vec<(usize, String)> = TextFile::parse(conf.as_bytes()).numbered().collect();
+        get(&entries(&lines), "DEFAULT", "plugins").map(|e| (e.line, list(&e.value)))
+    }
+
+    #[test]
+    fn plugin_lists() {
+        let ud = "cloudbaseinit.plugins.common.userdata.UserDataPlugin";
+        let mtu = "cloudbaseinit.plugins.common.mtu.MTUPlugin";
+        assert_eq!(plugins("[DEFAULT]\nusername=Admin\n"), None);
+        assert_eq!(
+            plugins(&format!("[DEFAULT]\nplugins={mtu},{ud}\n")),
+            Some((2, vec![mtu.into(), ud.into()]))
+        );
+        assert_eq!(
+            plugins(&format!("[DEFAULT]\nplugins: {mtu}, {ud}\n")),
+            Some((2, vec![mtu.into(), ud.into()]))
+        );
+        // Continuation lines, the last assignment, other sections and comments.
+        assert_eq!(
+            plugins(&format!("[DEFAULT]\nplugins={mtu},\n  {ud}\nx=1\n")),
+            Some((2, vec![mtu.into(), ud.into()]))
+        );
+        assert_eq!(
+            plugins(&format!("[DEFAULT]\nplugins={ud}\nplugins={mtu}\n")),
+            Some((3, vec![mtu.into()]))
+        );
+        assert_eq!(
+            plugins(&format!("[DEFAULT]\n#plugins={mtu}\n[x]\nplugins={mtu}\n")),
+            None
+        );
+        assert_eq!(
+            plugins(&format!("[openstack]\nplugins={ud}\n[DEFAULT]\nplugins={mtu}\n")),
+            Some((4, vec![mtu.into()]))
+        );
+        // A byte order mark, an empty list, quotes.
+        assert_eq!(
+            plugins(&format!("\u{feff}[DEFAULT]\nplugins=\"{ud}\"\n")),
+            Some((2, vec![ud.into()]))
+        );
+        assert_eq!(plugins("[DEFAULT]\nplugins=\n"), Some((2, vec![])));
+    }
+}

@@ -356,3 +356,24 @@ impl Probe for CloudifyAgentPlugins {
         .with(ev)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn supported_versions() {
+        for (spec, v, want) in [
+            ("2.7,3.6+", (2, 7), true),
+            ("2.7,3.6+", (2, 6), false),
+            ("2.7,3.6+", (3, 11), true),
+            ("2.7, 3.6+", (3, 5), false),
+            ("2.6", (2, 6), true),
+        ] {
+            assert_eq!(supports(&parse_supported(spec).unwrap(), v), want, "{spec}");
+        }
+        for bad in ["", "2", "2.x", "three.6+"] {
+            assert!(parse_supported(bad).is_err(), "{bad}");
+        }
+    }
+}

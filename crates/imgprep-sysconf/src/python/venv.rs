@@ -819,3 +819,20 @@ pub fn installed_dists(g: &dyn Guest, sites: &[String]) -> BTreeMap<String, Stri
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_names_as_pip_compares_them() {
+        for (name, want) in [
+            ("cloudify-script-plugin", "cloudify-script-plugin"),
+            ("Cloudify_Script.Plugin", "cloudify-script-plugin"),
+            ("a__b--c", "a-b-c"),
+            ("_a_", "a"),
+        ] {
+            assert_eq!(normalize_name(name), want, "{name}");
+        }
+    }
+}

@@ -12,6 +12,9 @@ mod structure;
 mod value;
 mod walk;
 
+#[cfg(test)]
+mod tests;
+
 pub use edit::{profile_umask, shell_startup_umask, system_umask};
 pub use session::{LoginUmask, MAX_EVIDENCE, Session, login_umask};
 pub use ssg::{Keyword, SsgResult, UmaskLine, ssg_file_result, umask_lines};

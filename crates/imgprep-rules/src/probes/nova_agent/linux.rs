@@ -267,3 +267,24 @@ pub(super) fn release_evidence(cx: &Context<'_>) -> Option<Evidence> {
         Some(Evidence::line(*p, n, l))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_names() {
+        for (name, want) in [
+            ("novaagent-2.1.16-py2.7.egg-info", Some("2.1.16")),
+            ("novaagent-2.1.20.dist-info", Some("2.1.20")),
+            ("novaagent", None),
+            ("novaagent-x.egg-info", None),
+        ] {
+            assert_eq!(
+                DIST_INFO.captures(name).map(|c| c[1].to_owned()).as_deref(),
+                want,
+                "{name}"
+            );
+        }
+    }
+}
