@@ -11,16 +11,7 @@ pub(crate) fn repo() -> PathBuf {
 
 /// The cache directory of fixture `name`, building it first when needed (images-test/build).
 pub(crate) fn fixture(name: &str) -> PathBuf {
-    let out = Command::new(repo().join("images-test/build"))
-        .args(["--path", name])
-        .output()
-        .expect("images-test/build runs");
-    assert!(
-        out.status.success(),
-        "building fixture {name} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    imgprep_testkit::fixture(name)
 }
 
 /// Runs `imgprep ARGS…`.

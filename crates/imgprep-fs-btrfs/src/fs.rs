@@ -149,19 +149,6 @@ fn dir_items(tree: u64, key: Key, mut d: &[u8]) -> Result<Vec<DirItem<'_>>> {
     Ok(out)
 }
 
-fn kind_of_mode(mode: u32) -> FileKind {
-    match mode & 0o170000 {
-        0o100000 => FileKind::File,
-        0o040000 => FileKind::Dir,
-        0o120000 => FileKind::Symlink,
-        0o020000 => FileKind::CharDevice,
-        0o060000 => FileKind::BlockDevice,
-        0o010000 => FileKind::Fifo,
-        0o140000 => FileKind::Socket,
-        _ => FileKind::Other,
-    }
-}
-
 /// Where a path led.
 #[derive(Debug, Clone, Copy)]
 enum Loc {
@@ -341,7 +328,7 @@ impl<'a> Shared<'a> {
                 Loc::Inode { sv, ino } => (sv, ino),
             };
             let inode = self.inode_required(sv, ino).map_err(to_fs(path))?;
-            if kind_of_mode(inode.mode) != FileKind::Dir {
+            if FileKind::from_mode(inode.mode).unwrap_or(FileKind::Other) != FileKind::Dir {
                 return Err(FsError::NotADirectory { path: shown() });
             }
             loc = self
@@ -370,7 +357,7 @@ impl<'a> Shared<'a> {
                 let i = self.inode_required(sv, ino)?;
                 Ok((
                     Metadata {
-                        kind: kind_of_mode(i.mode),
+                        kind: FileKind::from_mode(i.mode).unwrap_or(FileKind::Other),
                         size: i.size,
                         mode: i.mode & 0o7777,
                         uid: i.uid,

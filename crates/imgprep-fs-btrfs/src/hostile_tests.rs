@@ -1,62 +1,25 @@
 //! Hostile variants of valid images: each damages one structure (fixing checksums where the
 //! damage should get past them) and expects an error naming what, where, expected and found.
 
-use std::io;
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 
 use imgprep_fs::FileKind;
 use imgprep_io::{FileSource, ReadAt, le};
+use imgprep_testkit::Patched;
 
 use crate::error::Key;
 use crate::fs::{FS_TREE, Shared};
 use crate::volume::{HEADER, SUPER_OFFSET, TreeRoot, Volume};
 use crate::{Subvol, crc};
 
-/// A device with some bytes replaced.
-struct Patched {
-    base: Arc<dyn ReadAt>,
-    patches: Vec<(u64, Vec<u8>)>,
+/// Checksum repair on top of the shared patchable device.
+trait FixCsum {
+    fn fix_csum(&mut self, offset: u64, len: usize);
+    fn fix_super(&mut self);
 }
 
-impl ReadAt for Patched {
-    fn size(&self) -> u64 {
-        self.base.size()
-    }
-    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        self.base.read_exact_at(offset, buf)?;
-        let end = offset + buf.len() as u64;
-        for (at, bytes) in &self.patches {
-            let pend = at + bytes.len() as u64;
-            if *at < end && pend > offset {
-                let (lo, hi) = ((*at).max(offset), pend.min(end));
-                buf[(lo - offset) as usize..(hi - offset) as usize]
-                    .copy_from_slice(&bytes[(lo - at) as usize..(hi - at) as usize]);
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Patched {
-    fn new(base: Arc<dyn ReadAt>) -> Patched {
-        Patched {
-            base,
-            patches: Vec::new(),
-        }
-    }
-    fn get(&self, offset: u64, len: usize) -> Vec<u8> {
-        let mut b = vec![0u8; len];
-        self.read_exact_at(offset, &mut b).unwrap();
-        b
-    }
-    fn put(&mut self, offset: u64, bytes: &[u8]) {
-        self.patches.push((offset, bytes.to_vec()));
-    }
-    fn put_u64(&mut self, offset: u64, v: u64) {
-        self.put(offset, &v.to_le_bytes());
-    }
+impl FixCsum for Patched {
     /// Recomputes the CRC-32C of the block of `len` bytes at `offset`.
     fn fix_csum(&mut self, offset: u64, len: usize) {
         let b = self.get(offset, len);
@@ -131,17 +94,7 @@ fn mkfs_image() -> Arc<dyn ReadAt> {
 }
 
 fn fixture(image: &str) -> Arc<dyn ReadAt> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new(root.join("images-test/build"))
-        .args(["--path", "btrfs-layouts"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let dir = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    let dir = imgprep_testkit::fixture("btrfs-layouts");
     Arc::new(FileSource::open(dir.join(format!("{image}.img"))).unwrap())
 }
 

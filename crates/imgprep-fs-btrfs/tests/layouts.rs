@@ -9,7 +9,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 
 use common::{Entry, open_file, walk};
@@ -18,17 +17,7 @@ use imgprep_fs_btrfs::{Subvol, SubvolumeInfo};
 use imgprep_io::ReadAt;
 
 fn fixture() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new(root.join("images-test/build"))
-        .args(["--path", "btrfs-layouts"])
-        .output()
-        .expect("images-test/build runs");
-    assert!(
-        out.status.success(),
-        "fixture build failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    imgprep_testkit::fixture("btrfs-layouts")
 }
 
 fn device(image: &str) -> Arc<dyn ReadAt> {

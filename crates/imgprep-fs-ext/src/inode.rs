@@ -106,7 +106,7 @@ impl Inode {
             raw: raw.to_vec(),
             extra_isize,
         };
-        let kind = kind_of_mode(mode).ok_or_else(|| {
+        let kind = FileKind::from_mode(u32::from(mode)).ok_or_else(|| {
             bad(format!(
                 "has file type {:#o} in its mode, which is none of the seven Unix types",
                 mode & 0o170000
@@ -144,7 +144,7 @@ impl Inode {
     }
 
     pub(crate) fn kind(&self) -> FileKind {
-        kind_of_mode(self.mode).unwrap_or(FileKind::Other)
+        FileKind::from_mode(u32::from(self.mode)).unwrap_or(FileKind::Other)
     }
 
     pub(crate) fn has_flag(&self, flag: u32) -> bool {
@@ -226,18 +226,4 @@ impl Inode {
         };
         self.blocks_512 == ea_blocks
     }
-}
-
-/// The file type bits of `i_mode`, or `None` for an invalid type.
-pub(crate) fn kind_of_mode(mode: u16) -> Option<FileKind> {
-    Some(match mode & 0o170000 {
-        0o100000 => FileKind::File,
-        0o040000 => FileKind::Dir,
-        0o120000 => FileKind::Symlink,
-        0o020000 => FileKind::CharDevice,
-        0o060000 => FileKind::BlockDevice,
-        0o010000 => FileKind::Fifo,
-        0o140000 => FileKind::Socket,
-        _ => return None,
-    })
 }

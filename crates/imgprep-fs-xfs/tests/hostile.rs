@@ -8,10 +8,11 @@ mod common;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use common::{Patched, device, image, xfs_db};
+use common::{device, image, xfs_db};
 use imgprep_fs::Filesystem;
 use imgprep_fs_xfs::{Options, Xfs};
 use imgprep_io::{ReadAt, Slice};
+use imgprep_testkit::Patched;
 
 /// An image to damage, with the geometry the rows need to find things.
 struct Img {

@@ -52,6 +52,21 @@ pub enum FileKind {
 }
 
 impl FileKind {
+    /// The file type bits (`S_IFMT`) of a POSIX mode, as ext, XFS and btrfs inodes store it;
+    /// `None` for a type that does not exist.
+    pub fn from_mode(mode: u32) -> Option<FileKind> {
+        Some(match mode & 0o170000 {
+            0o100000 => FileKind::File,
+            0o040000 => FileKind::Dir,
+            0o120000 => FileKind::Symlink,
+            0o020000 => FileKind::CharDevice,
+            0o060000 => FileKind::BlockDevice,
+            0o010000 => FileKind::Fifo,
+            0o140000 => FileKind::Socket,
+            _ => return None,
+        })
+    }
+
     /// The Linux directory-entry type code (`DT_*` order, as ext4 `file_type`, btrfs `type` and
     /// XFS `ftype` store it: 1 file … 7 symlink); `None` for 0 (unknown) and other values.
     pub fn from_dirent_type(t: u8) -> Option<FileKind> {

@@ -2,22 +2,11 @@
 //! compared with what the Linux kernel resolved in the appliance when the image was built.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use imgprep_guest::{Guest, GuestError, Image, Mountable};
 
 fn fixture(name: &str) -> PathBuf {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new(repo.join("images-test/build"))
-        .args(["--path", name])
-        .output()
-        .expect("images-test/build runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    imgprep_testkit::fixture(name)
 }
 
 #[test]

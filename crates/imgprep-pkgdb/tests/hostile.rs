@@ -4,28 +4,11 @@
 #![allow(clippy::unwrap_used)] // test helpers, not library code
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use imgprep_pkgdb::{Error, Listing, rpm_bdb, rpm_header, rpm_ndb, rpm_sqlite};
 
 fn generated() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new(root.join("images-test/build"))
-        .args(["--path", "rpmdb-gen"])
-        .output()
-        .expect("run images-test/build");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .last()
-            .unwrap(),
-    )
+    imgprep_testkit::fixture("rpmdb-gen")
 }
 
 fn read(p: &Path) -> Vec<u8> {

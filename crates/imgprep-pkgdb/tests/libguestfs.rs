@@ -3,29 +3,12 @@
 //! them: every application, every field.
 #![allow(clippy::unwrap_used)] // test helpers, not library code
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use imgprep_pkgdb::{Listing, apk_installed, dpkg_status};
 
 fn fixture() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new(root.join("images-test/build"))
-        .args(["--path", "rpmdb-libguestfs-quirks"])
-        .output()
-        .expect("run images-test/build");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .last()
-            .unwrap(),
-    )
+    imgprep_testkit::fixture("rpmdb-libguestfs-quirks")
 }
 
 const FIELDS: [&str; 9] = [

@@ -18,17 +18,7 @@ fn reference(rel: &str) -> PathBuf {
 
 /// The cache directory of the rpmdb-gen fixture, built on first use.
 fn generated() -> PathBuf {
-    let out = Command::new(project_root().join("images-test/build"))
-        .args(["--path", "rpmdb-gen"])
-        .output()
-        .expect("run images-test/build");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let path = String::from_utf8(out.stdout).unwrap();
-    PathBuf::from(path.lines().last().unwrap())
+    imgprep_testkit::fixture("rpmdb-gen")
 }
 
 fn read(p: &Path) -> Vec<u8> {

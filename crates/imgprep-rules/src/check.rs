@@ -133,7 +133,10 @@ mod tests {
             serde_saphyr::from_str("probe: boot-order\nfirst: [a, b]\nthen: '{x}'\n").unwrap();
         let y = c.to_yaml();
         assert!(y.starts_with("probe: boot-order\n"), "{y}");
-        assert!(y.contains("then: '{x}'") || y.contains("then: \"{x}\""), "{y}");
+        assert!(
+            y.contains("then: '{x}'") || y.contains("then: \"{x}\""),
+            "{y}"
+        );
         assert_eq!(serde_saphyr::from_str::<Check>(&y).unwrap(), c);
         assert_eq!(c.params_used(), ["x"]);
     }

@@ -200,9 +200,7 @@ fn cloudify_7_bundled_python() {
         &g,
         &params,
         Status::Pass,
-        &[
-            "the agent runs on Python 3.11.4 (/opt/cloudify-agent/agent-7.0.0/env/bin/python3.11)",
-        ],
+        &["the agent runs on Python 3.11.4 (/opt/cloudify-agent/agent-7.0.0/env/bin/python3.11)"],
         &[(&format!("{root}/include/python3.11/patchlevel.h"), "3.11.4")],
     );
     // Without its standard library it is neither a virtualenv nor a Python of its own.

@@ -233,4 +233,3 @@ fn windows_without_a_registry_is_an_error() {
     assert_eq!(o.status, Status::Error);
     assert!(o.message.contains("no registry"), "{o:?}");
 }
-

@@ -20,8 +20,6 @@ fn ca_trusted(g: &MemGuest, ca: &str) -> Outcome {
     )
 }
 
-
-
 #[test]
 fn a_bundle_linked_under_several_names_is_evidence_once() {
     let ours = pem(&[0x30, 0x03, 0x02, 0x01, 0x05]);

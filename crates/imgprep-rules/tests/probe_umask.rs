@@ -74,7 +74,10 @@ fn rhel() -> MemGuest {
             "root:x:0:0:root:/root:/bin/bash\ncliqruser:x:1000:1000::/home/cliqruser:/bin/bash\n",
         )
         .file("/etc/group", "root:x:0:\ncliqruser:x:1000:\n")
-        .file("/etc/login.defs", "UMASK           077\nUSERGROUPS_ENAB yes\n")
+        .file(
+            "/etc/login.defs",
+            "UMASK           077\nUSERGROUPS_ENAB yes\n",
+        )
         .file("/etc/profile", RHEL_PROFILE)
         .file("/etc/bashrc", RHEL_BASHRC)
         .file("/root/.bash_profile", ROOT_BASH_PROFILE)

@@ -5,7 +5,7 @@
 use imgprep_guest::{Guest, GuestError};
 
 use crate::logindefs::LoginDefs;
-use crate::ops::FileOp;
+use crate::ops::{FileOp, existing};
 use crate::path::join;
 use crate::text::{MAX_TEXT, TextFile};
 use crate::{Error, Evidence};
@@ -226,18 +226,6 @@ pub fn next_id(
         }
         (min..=max).find(|i| free(*i))
     }
-}
-
-/// The bytes and `(mode, uid, gid)` of an existing guest file; `None` when it does not exist.
-pub(crate) fn existing(
-    g: &dyn Guest,
-    path: &str,
-) -> Result<Option<(Vec<u8>, (u32, u32, u32))>, Error> {
-    let Some(meta) = g.stat(path)? else {
-        return Ok(None);
-    };
-    let bytes = g.read_file(path, MAX_TEXT)?;
-    Ok(Some((bytes, (meta.mode & 0o7777, meta.uid, meta.gid))))
 }
 
 /// The operations that add account `a` as `useradd` does: a passwd line, a locked shadow entry

@@ -279,7 +279,9 @@ mod plugins {
             None
         );
         assert_eq!(
-            plugins(&format!("[openstack]\nplugins={ud}\n[DEFAULT]\nplugins={mtu}\n")),
+            plugins(&format!(
+                "[openstack]\nplugins={ud}\n[DEFAULT]\nplugins={mtu}\n"
+            )),
             Some((4, vec![mtu.into()]))
         );
         // A byte order mark, an empty list, quotes.
@@ -289,4 +291,52 @@ mod plugins {
         );
         assert_eq!(plugins("[DEFAULT]\nplugins=\n"), Some((2, vec![])));
     }
+}
+
+/// The edit of the guest INI file `path` that adds `item` to the list `key` of `section` (see
+/// [`add_to_list`]): one whole-file write keeping the file's mode and owner, none when `item` is
+/// already listed.
+pub fn add_to_list_op(
+    g: &dyn imgprep_guest::Guest,
+    path: &str,
+    section: &str,
+    key: &str,
+    item: &str,
+    default: &[&str],
+) -> Result<Vec<crate::FileOp>, Error> {
+    let Some((bytes, owner)) = crate::ops::existing(g, path)? else {
+        return Err(Error::Missing {
+            path: path.to_owned(),
+        });
+    };
+    Ok(add_to_list(&bytes, section, key, item, default)?
+        .map(|b| {
+            crate::FileOp::write(
+                path,
+                b,
+                owner,
+                format!("add {item} to {key} in [{section}]"),
+            )
+        })
+        .into_iter()
+        .collect())
+}
+
+/// The edit of the guest INI file `path` that sets `key = value` in `section` (see [`set`]).
+pub fn set_op(
+    g: &dyn imgprep_guest::Guest,
+    path: &str,
+    section: &str,
+    key: &str,
+    value: &str,
+) -> Result<Vec<crate::FileOp>, Error> {
+    let Some((bytes, owner)) = crate::ops::existing(g, path)? else {
+        return Err(Error::Missing {
+            path: path.to_owned(),
+        });
+    };
+    Ok(set(&bytes, section, key, value)?
+        .map(|b| crate::FileOp::write(path, b, owner, format!("set {key} in [{section}]")))
+        .into_iter()
+        .collect())
 }

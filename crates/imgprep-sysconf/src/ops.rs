@@ -165,3 +165,15 @@ pub fn mkdirs(g: &dyn imgprep_guest::Guest, dir: &str, why: &str) -> Vec<FileOp>
         .map(|d| FileOp::mkdir(d, 0o755, why))
         .collect()
 }
+
+/// The bytes and `(mode, uid, gid)` of an existing guest file; `None` when it does not exist.
+pub(crate) fn existing(
+    g: &dyn imgprep_guest::Guest,
+    path: &str,
+) -> Result<Option<(Vec<u8>, (u32, u32, u32))>, crate::Error> {
+    let Some(meta) = g.stat(path)? else {
+        return Ok(None);
+    };
+    let bytes = g.read_file(path, crate::text::MAX_TEXT)?;
+    Ok(Some((bytes, (meta.mode & 0o7777, meta.uid, meta.gid))))
+}

@@ -5,7 +5,7 @@
 
 use imgprep_guest::Guest;
 
-use crate::accounts::existing;
+use crate::ops::existing;
 use crate::ops::{FileOp, mkdirs};
 use crate::path::{join, parent};
 use crate::text::{Lines, TextFile, list_dir, read_lines};

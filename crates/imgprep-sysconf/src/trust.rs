@@ -6,7 +6,7 @@ use base64::Engine;
 use imgprep_guest::Guest;
 
 use crate::Error;
-use crate::accounts::existing;
+use crate::ops::existing;
 use crate::ops::{FileOp, mkdirs};
 use crate::path::join;
 use crate::text::{list_dir, read_lines};

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
 use imgprep_io::{FileSource, ReadAt};
@@ -13,27 +12,8 @@ use imgprep_volume::{Content, DeviceKind, NoteKind, Volumes, scan};
 
 fn fixture() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let build = concat!(env!("CARGO_MANIFEST_DIR"), "/../../images-test/build");
-        let out = Command::new(build)
-            .args(["--path", "lvm-layouts"])
-            .output()
-            .expect("images-test/build runs");
-        assert!(
-            out.status.success(),
-            "building the lvm-layouts fixture failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        PathBuf::from(
-            String::from_utf8(out.stdout)
-                .unwrap()
-                .trim()
-                .lines()
-                .last()
-                .unwrap(),
-        )
-    })
-    .clone()
+    DIR.get_or_init(|| imgprep_testkit::fixture("lvm-layouts"))
+        .clone()
 }
 
 fn text(name: &str) -> String {

@@ -2,8 +2,7 @@
 //! of it in memory.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use imgprep_fs::Filesystem;
@@ -11,18 +10,7 @@ use imgprep_io::ReadAt;
 
 /// Cache directory of a fixture, building it first when needed.
 pub fn fixture(name: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new(root.join("images-test/build"))
-        .arg("--path")
-        .arg(name)
-        .output()
-        .expect("images-test/build runs");
-    assert!(
-        out.status.success(),
-        "building fixture {name} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    imgprep_testkit::fixture(name)
 }
 
 /// The bytes of the fixture volume, read once per test binary.

@@ -35,7 +35,12 @@ pub(crate) fn with_packages(mut os: OperatingSystem, apps: &[(&str, &str)]) -> O
 }
 
 /// Runs the check `yaml` (`probe: NAME` and its parameters) with `params` on `g`.
-pub(crate) fn run(yaml: &str, g: &MemGuest, os: &OperatingSystem, params: &[(&str, &str)]) -> Outcome {
+pub(crate) fn run(
+    yaml: &str,
+    g: &MemGuest,
+    os: &OperatingSystem,
+    params: &[(&str, &str)],
+) -> Outcome {
     let check: Check = serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
     let matrix = Matrix::default();
     let params: BTreeMap<String, String> = params

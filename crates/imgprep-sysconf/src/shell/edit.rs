@@ -7,9 +7,10 @@ use super::lex::lex;
 use super::structure::{Dialect, Event, structure};
 use super::value::{Spec, octal, parse_spec};
 use crate::Error;
-use crate::accounts::{Accounts, existing};
+use crate::accounts::Accounts;
 use crate::logindefs::LoginDefs;
 use crate::ops::FileOp;
+use crate::ops::existing;
 use crate::path::{basename, join};
 use crate::text::TextFile;
 
@@ -106,9 +107,10 @@ pub fn shell_startup_umask(g: &dyn Guest, account: &str, mask: u16) -> Result<Ve
     }
 }
 
-/// The edit of `/etc/profile` that makes its umask `mask`: every top-level `umask` command
-/// there gets the value (their lines otherwise kept), or `umask MASK` is appended when it has
-/// none. No operation when every one already says so.
+/// The edit of `/etc/profile` that makes its umask `mask`: when its last `umask` command is at
+/// top level (not in a branch, loop or function) with no `.`/`source` after it, that line gets
+/// the value; otherwise `umask MASK` is appended, after everything the file sources. No
+/// operation when the last command already says so.
 pub fn profile_umask(g: &dyn Guest, mask: u16) -> Result<Vec<FileOp>, Error> {
     const PROFILE: &str = "/etc/profile";
     let why = format!("system-wide umask {}", octal(mask));
@@ -121,20 +123,31 @@ pub fn profile_umask(g: &dyn Guest, mask: u16) -> Result<Vec<FileOp>, Error> {
         )]);
     };
     let text = String::from_utf8_lossy(&bytes);
-    let (sets, _) = top_level_umasks(&text, Dialect::Sh);
+    let (events, _) = structure(&lex(&text), Dialect::Sh);
+    let last_set = events.iter().rev().find_map(|e| match e {
+        Event::Set { line, args, ctx } => Some((*line, args, ctx.is_empty())),
+        _ => None,
+    });
+    let last_source = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Source { line, .. } => Some(*line),
+            _ => None,
+        })
+        .max();
+    let sourced_after = |line: usize| last_source.is_some_and(|s| s > line);
     let mut file = TextFile::parse(&bytes);
-    if sets.is_empty() {
-        file.append(&format!("umask {}", octal(mask)));
-    }
-    for (n, m) in &sets {
-        if *m == Some(mask) {
-            continue;
+    match last_set {
+        Some((line, args, true)) if !sourced_after(line) => {
+            if parse_spec(args) == Spec::Octal(mask) {
+                return Ok(Vec::new());
+            }
+            let Some(old) = file.line(line) else {
+                return Ok(Vec::new());
+            };
+            file.replace(line, &replace_umask_value(&old, mask));
         }
-        let Some(old) = file.line(*n) else { continue };
-        file.replace(*n, &replace_umask_value(&old, mask));
-    }
-    if file.to_bytes() == bytes {
-        return Ok(Vec::new());
+        _ => file.append(&format!("umask {}", octal(mask))),
     }
     Ok(vec![FileOp::write(PROFILE, file.to_bytes(), owner, why)])
 }

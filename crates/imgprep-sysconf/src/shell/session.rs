@@ -274,6 +274,8 @@ pub(crate) struct UmaskDefs {
 pub struct Session {
     /// How the session is opened.
     pub path: &'static str,
+    /// The umask the login shell starts with (login.defs, `USERGROUPS_ENAB`, pam_umask).
+    pub initial: State,
     /// The values the umask can end with, and where each was set.
     pub state: State,
 }
@@ -361,6 +363,7 @@ pub fn login_umask(g: &dyn Guest, user: Option<&str>) -> LoginUmask {
                 }
             }
             let state = initial(&ld, &pam, s);
+            let start = state.clone();
             let mut w = Walk {
                 g,
                 s,
@@ -377,6 +380,7 @@ pub fn login_umask(g: &dyn Guest, user: Option<&str>) -> LoginUmask {
             }
             sessions.push(Session {
                 path: p.name,
+                initial: start,
                 state: w.state,
             });
         }

@@ -154,7 +154,11 @@ pub(crate) enum Event {
         ctx: Vec<Ctx>,
     },
     /// `. FILE` / `source FILE`.
-    Source { target: String, ctx: Vec<Ctx> },
+    Source {
+        line: usize,
+        target: String,
+        ctx: Vec<Ctx>,
+    },
     /// `return` / `exit`: the rest of the file is not read.
     Stop { ctx: Vec<Ctx> },
 }
@@ -429,6 +433,7 @@ pub(crate) fn sh_command(
             "." | "source" => {
                 if let Some(t) = w.get(1) {
                     events.push(Event::Source {
+                        line: cmd.line,
                         target: t.clone(),
                         ctx,
                     });
@@ -555,6 +560,7 @@ pub(crate) fn csh_command(cmd: &Cmd, frames: &mut Vec<Frame>, events: &mut Vec<E
         "source" => {
             if let Some(t) = body.get(1) {
                 events.push(Event::Source {
+                    line: cmd.line,
                     target: t.clone(),
                     ctx,
                 });

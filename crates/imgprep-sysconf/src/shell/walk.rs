@@ -255,7 +255,7 @@ impl Walk<'_> {
                     };
                     self.apply(t, &spec, idx, origin);
                 }
-                Event::Source { target, ctx } => {
+                Event::Source { target, ctx, .. } => {
                     for (p, bind) in self.targets(target, ctx) {
                         if self.budget == 0 {
                             break;

@@ -6,7 +6,7 @@ use imgprep_guest::Guest;
 
 use super::unit::{Setting, UNIT_DIRS, is_unit_name, settings};
 use crate::Error;
-use crate::accounts::existing;
+use crate::ops::existing;
 use crate::ops::{FileOp, mkdirs};
 use crate::path::{follow_links, join, link_text};
 use crate::text::{Lines, TextFile, read_lines};
