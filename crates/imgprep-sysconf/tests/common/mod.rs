@@ -3,6 +3,8 @@
 //! their libraries copied into a chroot.
 #![allow(dead_code)] // each test file uses a subset
 
+pub(crate) mod layouts;
+
 use std::os::unix::fs::{PermissionsExt, chown, symlink};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -156,6 +158,13 @@ pub(crate) fn program(name: &str) -> PathBuf {
 /// Copies host `programs` (absolute paths) and the shared libraries they load into the tree
 /// `root`, at the same paths, so that they run in `chroot root`.
 pub(crate) fn install_host_programs(root: &Path, programs: &[PathBuf]) {
+    // A merged /usr where the tree has no /bin, /sbin, /lib of its own, as on the host.
+    for d in ["bin", "sbin", "lib", "lib64"] {
+        fs_err::create_dir_all(root.join("usr").join(d)).unwrap();
+        if root.join(d).symlink_metadata().is_err() {
+            symlink(format!("usr/{d}"), root.join(d)).unwrap();
+        }
+    }
     let mut files: Vec<PathBuf> = programs.to_vec();
     for p in programs {
         let out = Command::new("ldd").arg(p).output().unwrap();
