@@ -8,6 +8,7 @@
 #                                                 directory, its own target/) and compare it
 #                                                 with this tree's debug build
 #   OLD=/path/to/imgprep scripts/check-json-unchanged.sh   compare with a binary already built
+#   NEW=/path/to/imgprep …                        instead of this tree's build
 #
 # Prints one line per differing run and a summary: images, profiles, runs, differences. Exit
 # status 1 when anything differs. Builds missing fixtures first (images-test/build).
@@ -23,8 +24,10 @@ if [ -z "${OLD:-}" ]; then
   (cd "$old_src" && cargo build -q -p imgprep-cli --locked)
   OLD=$old_src/target/debug/imgprep
 fi
-cargo build -q -p imgprep-cli --locked
-NEW=$repo/target/debug/imgprep
+if [ -z "${NEW:-}" ]; then
+  cargo build -q -p imgprep-cli --locked
+  NEW=$repo/target/debug/imgprep
+fi
 
 images-test/build >/dev/null
 cache=${IMGPREP_FIXTURE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/imgprep/fixtures}

@@ -1,5 +1,6 @@
 //! The Cloudify probes on guests built in memory: legacy and PEP 405 virtualenvs, Cloudify 7's
 //! bundled Python, broken agents, and the plugins `included_plugins.py` lists.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 mod common;
 

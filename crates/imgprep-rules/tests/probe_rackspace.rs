@@ -1,5 +1,6 @@
 //! The Rackspace probes on guests built in memory: nova-agent's branches and presence,
 //! cloud-init instead, and tun/tap definitions.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 mod common;
 

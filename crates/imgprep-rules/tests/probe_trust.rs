@@ -1,4 +1,5 @@
 //! `probe: ca-trusted` on guests built in memory.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! `probe: umask` on guests built in memory: RHEL's and Debian's startup files, login.defs
 //! and PAM, conditions, csh, here-documents and functions, undecidable and bad values.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 mod common;
 

@@ -132,7 +132,7 @@ fn insert(f: &mut TextFile, section: &str, line: &str) {
                 .is_some_and(|s| s.trim() == section)
         })
         .map(|(n, _)| *n)
-        .last();
+        .next_back();
     match header {
         Some(h) => {
             let last = entries(&lines)

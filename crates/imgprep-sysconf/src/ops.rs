@@ -166,11 +166,14 @@ pub fn mkdirs(g: &dyn imgprep_guest::Guest, dir: &str, why: &str) -> Vec<FileOp>
         .collect()
 }
 
-/// The bytes and `(mode, uid, gid)` of an existing guest file; `None` when it does not exist.
+/// A file's permission bits and owner: `(mode, uid, gid)`.
+pub type Owner = (u32, u32, u32);
+
+/// The bytes and owner of an existing guest file; `None` when it does not exist.
 pub(crate) fn existing(
     g: &dyn imgprep_guest::Guest,
     path: &str,
-) -> Result<Option<(Vec<u8>, (u32, u32, u32))>, crate::Error> {
+) -> Result<Option<(Vec<u8>, Owner)>, crate::Error> {
     let Some(meta) = g.stat(path)? else {
         return Ok(None);
     };

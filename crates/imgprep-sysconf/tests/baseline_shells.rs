@@ -5,6 +5,7 @@
 //! session starts with (login.defs, pam_umask). The umask it ends with must be the one
 //! login_umask resolves, or one of them where login_umask says the conditions cannot be
 //! decided offline. Needs root (chroot, chown), as CI runs.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 mod common;
 
@@ -25,9 +26,10 @@ const SHELL_USERS: [(&str, u32, &str); 4] = [
     ("tcshu", 1103, "/bin/tcsh"),
 ];
 
-/// Host programs the startup files and the launcher use.
+/// Host programs the startup files and the launcher use. `csh` is linked to `bsd-csh`, as
+/// Debian's alternatives link it.
 const PROGRAMS: [&str; 10] = [
-    "bash", "dash", "csh", "tcsh", "env", "id", "cat", "grep", "tty", "uname",
+    "bash", "dash", "bsd-csh", "tcsh", "env", "id", "cat", "grep", "tty", "uname",
 ];
 
 /// A layout: a guest tree.
@@ -61,9 +63,11 @@ fn copy(g: &dyn Guest) -> MemGuest {
                     let t = String::from_utf8_lossy(&g.read_link(&p).unwrap()).into_owned();
                     out.link(&p, &t)
                 }
-                imgprep_fs::FileKind::File if m.size <= 1 << 20 => {
-                    out.file_owned(&p, g.read_file(&p, 1 << 20).unwrap(), (m.mode, m.uid, m.gid))
-                }
+                imgprep_fs::FileKind::File if m.size <= 1 << 20 => out.file_owned(
+                    &p,
+                    g.read_file(&p, 1 << 20).unwrap(),
+                    (m.mode, m.uid, m.gid),
+                ),
                 _ => out,
             };
         }
@@ -120,15 +124,24 @@ const RHEL_CSHRC: &str = "if ($uid > 199 && \"`/usr/bin/id -gn`\" == \"`/usr/bin
 fn synthetic() -> Vec<Layout> {
     let rhel = || {
         MemGuest::new()
-            .file("/etc/login.defs", "UMASK           077\nUSERGROUPS_ENAB yes\n")
+            .file(
+                "/etc/login.defs",
+                "UMASK           077\nUSERGROUPS_ENAB yes\n",
+            )
             .file("/etc/profile", RHEL_PROFILE)
             .file(
                 "/etc/bashrc",
                 "if ! shopt -q login_shell ; then\n    umask 022\nfi\n",
             )
             .file("/etc/csh.cshrc", RHEL_CSHRC)
-            .file("/root/.bash_profile", "if [ -f ~/.bashrc ]; then\n\t. ~/.bashrc\nfi\n")
-            .file("/root/.bashrc", "if [ -f /etc/bashrc ]; then\n\t. /etc/bashrc\nfi\n")
+            .file(
+                "/root/.bash_profile",
+                "if [ -f ~/.bashrc ]; then\n\t. ~/.bashrc\nfi\n",
+            )
+            .file(
+                "/root/.bashrc",
+                "if [ -f /etc/bashrc ]; then\n\t. /etc/bashrc\nfi\n",
+            )
             .dir("/etc/profile.d")
     };
     let mut v = vec![
@@ -193,7 +206,10 @@ fn ssg() -> Vec<Layout> {
         .iter()
         .map(|l| Layout {
             name: format!("SSG: {}", l.name),
-            guest: l.files.iter().fold(MemGuest::new(), |g, (p, t)| g.file(&format!("/{p}"), t)),
+            guest: l
+                .files
+                .iter()
+                .fold(MemGuest::new(), |g, (p, t)| g.file(&format!("/{p}"), t)),
         })
         .collect()
 }
@@ -227,8 +243,14 @@ fn fixtures() -> Vec<Layout> {
 /// The accounts of the layout checked: root and the shell users (added to passwd and group,
 /// with homes), and the layout's own users.
 fn with_users(g: MemGuest) -> MemGuest {
-    let passwd = g.read_text("/etc/passwd", 1 << 20).unwrap().unwrap_or_default();
-    let group = g.read_text("/etc/group", 1 << 20).unwrap().unwrap_or_default();
+    let passwd = g
+        .read_text("/etc/passwd", 1 << 20)
+        .unwrap()
+        .unwrap_or_default();
+    let group = g
+        .read_text("/etc/group", 1 << 20)
+        .unwrap()
+        .unwrap_or_default();
     let mut passwd = if passwd.contains("root:") {
         passwd
     } else {
@@ -263,11 +285,16 @@ fn masks(state: &State) -> BTreeSet<Option<u16>> {
 
 /// Starts `shell` as a login shell of account (uid, gid, home) in `chroot root` with umask
 /// `initial`, and returns the umask it ends with.
-fn real_umask(root: &Path, (uid, gid): (u32, u32), home: &str, user: &str, shell: &str, initial: u16) -> u16 {
+fn real_umask(
+    root: &Path,
+    (uid, gid): (u32, u32),
+    home: &str,
+    user: &str,
+    shell: &str,
+    initial: u16,
+) -> u16 {
     let base = shell.rsplit('/').next().unwrap_or("sh");
-    let launcher = format!(
-        "umask {initial:03o}; exec -a -{base} {shell} -i"
-    );
+    let launcher = format!("umask {initial:03o}; exec -a -{base} {shell} -i");
     let out = Command::new("timeout")
         .args(["20", "chroot"])
         .arg(format!("--userspec={uid}:{gid}"))
@@ -313,7 +340,10 @@ fn real_umask(root: &Path, (uid, gid): (u32, u32), home: &str, user: &str, shell
 
 #[test]
 fn login_shells_end_with_the_umask_login_umask_resolves() {
-    assert!(common::root(), "the shell baselines chroot and chown: run them as root (CI does)");
+    assert!(
+        common::root(),
+        "the shell baselines chroot and chown: run them as root (CI does)"
+    );
     let programs: Vec<PathBuf> = PROGRAMS.iter().map(|p| common::program(p)).collect();
     let mut layouts = ssg();
     layouts.extend(synthetic());
@@ -342,9 +372,18 @@ fn login_shells_end_with_the_umask_login_umask_resolves() {
                     .unwrap();
                 assert!(st.success());
                 let mut g = MemGuest::new();
-                for rel in ["etc/profile", "etc/bash.bashrc", "etc/login.defs", "etc/passwd",
-                    "etc/group", "root/.bashrc", "root/.profile", "etc/skel/.bashrc",
-                    "etc/skel/.profile", "etc/skel/.bash_logout"] {
+                for rel in [
+                    "etc/profile",
+                    "etc/bash.bashrc",
+                    "etc/login.defs",
+                    "etc/passwd",
+                    "etc/group",
+                    "root/.bashrc",
+                    "root/.profile",
+                    "etc/skel/.bashrc",
+                    "etc/skel/.profile",
+                    "etc/skel/.bash_logout",
+                ] {
                     if let Ok(b) = fs_err::read(root.join(rel)) {
                         g = g.file(&format!("/{rel}"), b);
                     }
@@ -358,8 +397,11 @@ fn login_shells_end_with_the_umask_login_umask_resolves() {
                 }
                 let g = with_users(g);
                 for rel in ["etc/passwd", "etc/group"] {
-                    fs_err::write(root.join(rel), g.read_file(&format!("/{rel}"), 1 << 20).unwrap())
-                        .unwrap();
+                    fs_err::write(
+                        root.join(rel),
+                        g.read_file(&format!("/{rel}"), 1 << 20).unwrap(),
+                    )
+                    .unwrap();
                 }
                 for (name, uid, _) in SHELL_USERS {
                     let h = root.join(format!("home/{name}"));
@@ -370,10 +412,19 @@ fn login_shells_end_with_the_umask_login_umask_resolves() {
             }
         };
         common::install_host_programs(root, &programs);
+        let _ = fs_err::remove_file(root.join("usr/bin/csh"));
+        std::os::unix::fs::symlink("bsd-csh", root.join("usr/bin/csh")).unwrap();
         fs_err::create_dir_all(root.join("dev")).unwrap();
         let _ = fs_err::remove_file(root.join("dev/null"));
-        assert!(Command::new("mknod").args(["-m", "666"]).arg(root.join("dev/null"))
-            .args(["c", "1", "3"]).status().unwrap().success());
+        assert!(
+            Command::new("mknod")
+                .args(["-m", "666"])
+                .arg(root.join("dev/null"))
+                .args(["c", "1", "3"])
+                .status()
+                .unwrap()
+                .success()
+        );
         // The model sees the programs too: file tests such as [ -x /usr/bin/id ] agree.
         let mut g = g;
         for p in &programs {
@@ -382,9 +433,17 @@ fn login_shells_end_with_the_umask_login_umask_resolves() {
                 g = g.exec(&gp, "\x7fELF");
             }
         }
+        if g.is_symlink("/bin") || !g.is_dir("/bin") {
+            g = g.link("/bin", "usr/bin");
+        }
+        g = g.link("/usr/bin/csh", "bsd-csh");
         let accounts = Accounts::read(&g).unwrap();
         let mut subjects: Vec<(String, Option<String>)> = vec![("root".into(), None)];
-        subjects.extend(SHELL_USERS.iter().map(|(n, _, _)| ((*n).to_owned(), Some((*n).to_owned()))));
+        subjects.extend(
+            SHELL_USERS
+                .iter()
+                .map(|(n, _, _)| ((*n).to_owned(), Some((*n).to_owned()))),
+        );
         for (label, user) in subjects {
             let u = login_umask(&g, user.as_deref());
             let (sessions, account): (&[Session], &str) = match &user {
@@ -394,7 +453,12 @@ fn login_shells_end_with_the_umask_login_umask_resolves() {
             // The console login: its PAM stack gave the initial umask.
             let s = &sessions[0];
             let init: Vec<u16> = masks(&s.initial).into_iter().flatten().collect();
-            assert_eq!(init.len(), 1, "{name} {label}: one initial umask, got {:?}", s.initial);
+            assert_eq!(
+                init.len(),
+                1,
+                "{name} {label}: one initial umask, got {:?}",
+                s.initial
+            );
             let p = accounts.user(account).unwrap();
             let real = real_umask(
                 root,

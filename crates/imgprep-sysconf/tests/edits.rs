@@ -1,6 +1,7 @@
 //! Every edit API on guests built in memory: the operations it returns, applied, give the fact
 //! the edit was for as this crate's own readers see it; the same edit on the result is a no-op
 //! (nothing written, or bytes identical); an edit of an existing file changes only its lines.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! Running one probe, written as a rule file writes its `check:`, on a guest built in memory.
-#![allow(dead_code)] // each test file uses a subset
+#![allow(dead_code, clippy::unwrap_used)] // each test file uses a subset; test helpers
 
 use std::collections::BTreeMap;
 

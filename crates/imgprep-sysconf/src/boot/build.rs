@@ -826,8 +826,6 @@ impl<'g> Builder<'g> {
     }
 }
 
-/// The `start on` expression of an upstart job (joined over lines until its parentheses close).
-
 impl Builder<'_> {
     /// Upstart jobs are registered before the rc scripts so that a job shadows the compatibility
     /// script of the same name.

@@ -35,7 +35,7 @@ fn service(g: MemGuest, name: &str, unit: &str) -> MemGuest {
 fn sysv(level: u8) -> MemGuest {
     MemGuest::new()
         .exec("/sbin/init", "\x7fELF")
-        .file("/etc/inittab", &format!("id:{level}:initdefault:\n"))
+        .file("/etc/inittab", format!("id:{level}:initdefault:\n"))
 }
 
 fn script(g: MemGuest, dir: &str, name: &str, header: &str) -> MemGuest {

@@ -2,6 +2,9 @@
 //! the few commands whose output is known offline (`id -u`, `id -gn`, …). Three-valued: `None`
 //! when it cannot be told.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
 use imgprep_guest::Guest;
 
 use super::lex::Sep;
@@ -40,6 +43,8 @@ pub(crate) struct Subject {
     pub(crate) shell: String,
     /// Said when the account is assumed rather than read from /etc/passwd.
     pub(crate) assumed: Option<String>,
+    /// The login shell is BSD csh (Debian's `bsd-csh`), not tcsh.
+    pub(crate) bsd_csh: bool,
 }
 
 impl Subject {
@@ -68,7 +73,15 @@ pub(crate) struct Env<'a> {
     pub(crate) g: &'a dyn Guest,
     pub(crate) s: &'a Subject,
     pub(crate) bind: Option<(&'a str, &'a str)>,
+    /// Variables the files assigned so far: their values, `None` where not known.
+    pub(crate) vars: Option<&'a BTreeMap<String, Option<String>>>,
+    /// Conditions already decided in this reading of the file: a shell tests an `if` once,
+    /// when it reaches it, whatever the branch then assigns.
+    pub(crate) memo: Option<&'a Memo>,
 }
+
+/// Decided conditions by identity and loop binding.
+pub(crate) type Memo = RefCell<BTreeMap<(usize, Option<String>), Tri>>;
 
 /// Removes shell quoting without expanding anything.
 pub(crate) fn unquote(w: &str) -> String {
@@ -97,9 +110,18 @@ impl Env<'_> {
         {
             return Some(val.to_owned());
         }
+        if let Some(v) = self.vars.and_then(|vars| vars.get(name)) {
+            return v.clone();
+        }
+        let csh = self.s.dialect() == Some(Dialect::Csh);
         Some(match name {
-            "UID" | "EUID" | "uid" => self.s.uid.to_string(),
-            "gid" => self.s.gid.to_string(),
+            // bash sets UID and EUID; other shells leave them unset.
+            "UID" | "EUID" if self.s.is_bash() => self.s.uid.to_string(),
+            "UID" | "EUID" => String::new(),
+            // tcsh sets uid and gid; BSD csh has neither (see Ctx::Tcsh).
+            "uid" if csh && !self.s.bsd_csh => self.s.uid.to_string(),
+            "gid" if csh && !self.s.bsd_csh => self.s.gid.to_string(),
+            "uid" | "gid" => return None,
             "USER" | "LOGNAME" | "user" => self.s.user.clone(),
             "HOME" | "home" => self.s.home.clone(),
             "SHELL" | "shell" => self.s.shell.clone(),
@@ -107,7 +129,9 @@ impl Env<'_> {
             "BASH" if self.s.is_bash() => "/bin/bash".into(),
             "BASH" => String::new(),
             "-" => self.interactive_flags().into(),
-            "?prompt" | "?loginsh" => "1".into(),
+            "?prompt" => "1".into(),
+            "?loginsh" if self.s.bsd_csh => "0".into(),
+            "?loginsh" => "1".into(),
             _ => return None,
         })
     }
@@ -273,12 +297,12 @@ impl Env<'_> {
         let first = words.first()?;
         let t = match first.as_str() {
             "[" if words.last().is_some_and(|w| w == "]") => {
-                self.expr(words.get(1..words.len() - 1)?, false)
+                self.test(words.get(1..words.len() - 1)?)
             }
             "[[" if words.last().is_some_and(|w| w == "]]") => {
                 self.expr(words.get(1..words.len() - 1)?, false)
             }
-            "test" => self.expr(words.get(1..)?, false),
+            "test" => self.test(words.get(1..)?),
             "true" | ":" => Some(true),
             "false" => Some(false),
             "shopt" if words.get(1..)? == ["-q", "login_shell"] => Some(true),
@@ -288,6 +312,22 @@ impl Env<'_> {
     }
 
     pub(crate) fn cond(&self, c: &Cond) -> Tri {
+        let Some(memo) = self.memo else {
+            return self.cond_now(c);
+        };
+        let key = (
+            std::ptr::from_ref(c) as usize,
+            self.bind.map(|(_, v)| v.to_owned()),
+        );
+        if let Some(t) = memo.borrow().get(&key) {
+            return *t;
+        }
+        let t = self.cond_now(c);
+        memo.borrow_mut().insert(key, t);
+        t
+    }
+
+    fn cond_now(&self, c: &Cond) -> Tri {
         match c {
             Cond::Sh(parts) => {
                 let mut acc: Tri = Some(true);
@@ -307,8 +347,18 @@ impl Env<'_> {
         }
     }
 
-    /// A test expression (`[ … ]`, `[[ … ]]`) or a csh expression.
+    /// `test` / `[ … ]`: a comparison of numbers with an operand that is not an integer is an
+    /// error, which makes the command fail.
+    pub(crate) fn test(&self, tokens: &[String]) -> Tri {
+        self.parse(tokens, false, true)
+    }
+
+    /// A `[[ … ]]` expression or a csh expression.
     pub(crate) fn expr(&self, tokens: &[String], csh: bool) -> Tri {
+        self.parse(tokens, csh, false)
+    }
+
+    fn parse(&self, tokens: &[String], csh: bool, strict: bool) -> Tri {
         if tokens.len() > 64 {
             return None;
         }
@@ -317,6 +367,7 @@ impl Env<'_> {
             t: tokens,
             i: 0,
             csh,
+            strict,
         };
         let v = p.or_expr();
         if p.i == tokens.len() { v } else { None }
@@ -348,6 +399,7 @@ impl Env<'_> {
                 Ctx::For(_) => Some(true),
                 Ctx::Opaque(_) => None,
                 Ctx::Guard { cond, negate } => self.cond(cond).map(|b| b != *negate),
+                Ctx::Tcsh(_) => Some(self.s.bsd_csh),
             };
             acc = and(acc, t);
             if acc == Some(false) {
@@ -363,6 +415,8 @@ pub(crate) struct ExprParser<'a, 'b> {
     pub(crate) t: &'a [String],
     pub(crate) i: usize,
     pub(crate) csh: bool,
+    /// `test`'s error for a non-integer operand of a numeric comparison: false.
+    pub(crate) strict: bool,
 }
 
 impl<'a> ExprParser<'a, '_> {
@@ -437,6 +491,10 @@ impl<'a> ExprParser<'a, '_> {
             let right = self.value();
             let (l, r) = (left?, right?);
             let num = |s: &str| s.trim().parse::<i64>().ok();
+            let numeric = matches!(op.as_str(), "-eq" | "-ne" | "-gt" | "-ge" | "-lt" | "-le");
+            if self.strict && numeric && (num(&l).is_none() || num(&r).is_none()) {
+                return Some(false);
+            }
             return match op.as_str() {
                 "=" | "==" => Some(l == r),
                 "!=" => Some(l != r),

@@ -20,8 +20,6 @@ pub(crate) enum Sep {
 pub(crate) struct Cmd {
     pub(crate) line: usize,
     pub(crate) words: Vec<String>,
-    /// Nothing but blanks precedes it on its line.
-    pub(crate) line_start: bool,
     pub(crate) sep: Sep,
 }
 
@@ -42,8 +40,6 @@ pub(crate) struct Lexer<'a> {
     pub(crate) out: Lexed,
     pub(crate) words: Vec<String>,
     pub(crate) cmd_line: usize,
-    pub(crate) cmd_start: bool,
-    pub(crate) fresh_line: bool,
     pub(crate) depth: usize,
     pub(crate) heredocs: Vec<(String, bool)>,
 }
@@ -57,8 +53,6 @@ pub(crate) fn lex(text: &str) -> Lexed {
         out: Lexed::default(),
         words: Vec::new(),
         cmd_line: 1,
-        cmd_start: true,
-        fresh_line: true,
         depth: 0,
         heredocs: Vec::new(),
     };
@@ -83,21 +77,14 @@ impl Lexer<'_> {
             } else {
                 self.cmd_line
             };
-            self.out.cmds.push(Cmd {
-                line,
-                words,
-                line_start: self.cmd_start,
-                sep,
-            });
+            self.out.cmds.push(Cmd { line, words, sep });
         }
     }
 
     pub(crate) fn push_word(&mut self, w: String) {
         if self.words.is_empty() {
             self.cmd_line = self.line;
-            self.cmd_start = self.fresh_line;
         }
-        self.fresh_line = false;
         self.words.push(w);
     }
 
@@ -113,7 +100,6 @@ impl Lexer<'_> {
                     self.finish(Sep::Newline);
                     self.i += 1;
                     self.line += 1;
-                    self.fresh_line = true;
                     self.skip_heredocs();
                 }
                 '#' => {

@@ -95,6 +95,7 @@ pub(crate) fn subjects(g: &dyn Guest, user: Option<&str>, upg: bool) -> (Subject
         },
         shell,
         assumed: None,
+        bsd_csh: false,
     };
     let real = user.and_then(|u| passwd_entry(u).map(|e| (u, e)));
     let regular = match real {
@@ -107,6 +108,7 @@ pub(crate) fn subjects(g: &dyn Guest, user: Option<&str>, upg: bool) -> (Subject
             home,
             shell,
             assumed: None,
+            bsd_csh: false,
         },
         None => Subject {
             label: "regular users".into(),
@@ -127,9 +129,14 @@ pub(crate) fn subjects(g: &dyn Guest, user: Option<&str>, upg: bool) -> (Subject
                     "group users"
                 }
             )),
+            bsd_csh: false,
         },
     };
-    (root, regular)
+    let bsd = |s: Subject| Subject {
+        bsd_csh: crate::path::basename(&crate::path::follow_links(g, &s.shell)) == "bsd-csh",
+        ..s
+    };
+    (bsd(root), bsd(regular))
 }
 
 /// The files a login shell of `s` reads first, in order (each may source others).
@@ -374,6 +381,8 @@ pub fn login_umask(g: &dyn Guest, user: Option<&str>) -> LoginUmask {
                 state,
                 stack: Vec::new(),
                 budget: MAX_WALK_EVENTS,
+                vars: Default::default(),
+                memo: Vec::new(),
             };
             for (f, d) in startup(g, s) {
                 w.file(&f, d, Some(true));

@@ -113,6 +113,9 @@ pub(crate) enum Ctx {
         cond: Rc<Cond>,
         negate: bool,
     },
+    /// Holds in BSD csh, which lacks the tcsh variables named: a reference to one is an error
+    /// that ends the file there.
+    Tcsh(Rc<str>),
 }
 
 impl Ctx {
@@ -140,6 +143,7 @@ impl Ctx {
                 cond.shown(),
                 if *negate { "||" } else { "&&" }
             )),
+            Ctx::Tcsh(vars) => Some(format!("BSD csh, which has no ${vars}")),
         }
     }
 }
@@ -147,7 +151,7 @@ impl Ctx {
 /// Something in a file that matters for the umask.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Event {
-    /// `umask ARGS` at the start of a line.
+    /// `umask ARGS`.
     Set {
         line: usize,
         args: Vec<String>,
@@ -161,6 +165,12 @@ pub(crate) enum Event {
     },
     /// `return` / `exit`: the rest of the file is not read.
     Stop { ctx: Vec<Ctx> },
+    /// `NAME=VALUE` (also with `export`), csh's `set NAME = VALUE` and `setenv NAME VALUE`.
+    Assign {
+        name: String,
+        value: String,
+        ctx: Vec<Ctx>,
+    },
 }
 
 #[derive(Debug)]
@@ -263,7 +273,6 @@ pub(crate) fn sh_command(
     chain: &mut Vec<(Vec<String>, Sep)>,
     events: &mut Vec<Event>,
 ) {
-    let raw_umask = cmd.line_start && cmd.words.first().is_some_and(|w| w == "umask");
     let mut w: &[String] = &cmd.words;
     while let Some(head) = w.first() {
         match frames.last_mut() {
@@ -425,11 +434,33 @@ pub(crate) fn sh_command(
             });
         }
         match head.as_str() {
-            "umask" if raw_umask && w.len() == cmd.words.len() => events.push(Event::Set {
+            "umask" => events.push(Event::Set {
                 line: cmd.line,
                 args: w.iter().skip(1).take(4).cloned().collect(),
                 ctx,
             }),
+            "export" | "readonly" => {
+                for a in w.iter().skip(1).take(MAX_WORDS) {
+                    if let Some((name, value)) = assignment(a) {
+                        events.push(Event::Assign {
+                            name,
+                            value,
+                            ctx: ctx.clone(),
+                        });
+                    }
+                }
+            }
+            _ if assignment(head).is_some() && w.iter().all(|a| assignment(a).is_some()) => {
+                for a in w.iter().take(MAX_WORDS) {
+                    if let Some((name, value)) = assignment(a) {
+                        events.push(Event::Assign {
+                            name,
+                            value,
+                            ctx: ctx.clone(),
+                        });
+                    }
+                }
+            }
             "." | "source" => {
                 if let Some(t) = w.get(1) {
                     events.push(Event::Source {
@@ -487,6 +518,12 @@ pub(crate) fn csh_command(cmd: &Cmd, frames: &mut Vec<Frame>, events: &mut Vec<E
     let rest = w.get(1..).unwrap_or_default();
     let mut extra: Option<Ctx> = None;
     let mut body: &[String] = w;
+    let missing = tcsh_only_refs(w);
+    if !missing.is_empty() {
+        let mut ctx = snapshot(frames);
+        ctx.push(Ctx::Tcsh(missing.join(", ").into()));
+        events.push(Event::Stop { ctx });
+    }
     match head.as_str() {
         "if" => {
             let Some((tokens, after)) = csh_parens(rest) else {
@@ -552,7 +589,7 @@ pub(crate) fn csh_command(cmd: &Cmd, frames: &mut Vec<Frame>, events: &mut Vec<E
     let mut ctx = snapshot(frames);
     ctx.extend(extra);
     match h.as_str() {
-        "umask" if cmd.line_start && body.len() == w.len() => events.push(Event::Set {
+        "umask" => events.push(Event::Set {
             line: cmd.line,
             args: body.iter().skip(1).take(4).cloned().collect(),
             ctx,
@@ -567,6 +604,54 @@ pub(crate) fn csh_command(cmd: &Cmd, frames: &mut Vec<Frame>, events: &mut Vec<E
             }
         }
         "exit" => events.push(Event::Stop { ctx }),
+        "set" => {
+            // `set NAME = VALUE` or `set NAME=VALUE` (one assignment).
+            let args: Vec<&String> = body.iter().skip(1).collect();
+            let pair = match args.as_slice() {
+                [n, eq, v, ..] if *eq == "=" => Some(((*n).clone(), (*v).clone())),
+                [a, ..] => assignment(a),
+                _ => None,
+            };
+            if let Some((name, value)) = pair {
+                events.push(Event::Assign { name, value, ctx });
+            }
+        }
+        "setenv" => {
+            if let (Some(n), Some(v)) = (body.get(1), body.get(2)) {
+                events.push(Event::Assign {
+                    name: n.clone(),
+                    value: v.clone(),
+                    ctx,
+                });
+            }
+        }
         _ => {}
     }
+}
+
+/// The variables tcsh sets and BSD csh does not: a reference to one in BSD csh is an error that
+/// ends the startup file.
+const TCSH_ONLY: [&str; 2] = ["uid", "gid"];
+
+/// The TCSH_ONLY variables `words` refer to as `$name` or `${name}`.
+fn tcsh_only_refs(words: &[String]) -> Vec<&'static str> {
+    TCSH_ONLY
+        .into_iter()
+        .filter(|v| {
+            words.iter().any(|w| {
+                w.contains(&format!("${v}")) && !w.contains(&format!("$?{v}"))
+                    || w.contains(&format!("${{{v}}}"))
+            })
+        })
+        .collect()
+}
+
+/// `NAME=VALUE` of a shell assignment word.
+fn assignment(w: &str) -> Option<(String, String)> {
+    let (name, value) = w.split_once('=')?;
+    let mut b = name.bytes();
+    let first = b.next()?;
+    ((first.is_ascii_alphabetic() || first == b'_')
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_'))
+    .then(|| (name.to_owned(), value.to_owned()))
 }

@@ -137,10 +137,31 @@ fn hostile_text_terminates() {
         let g = MemGuest::new()
             .file("/etc/profile", &n)
             .file("/etc/profile.d/a.sh", ". /etc/profile\numask 027\n")
-            .file("/etc/profile.d/b.sh", &"umask g-w\n".repeat(1000))
-            .file("/etc/pam.d/sshd", &"@include sshd\n".repeat(1000))
-            .file("/etc/login.defs", &"UMASK 077\n".repeat(2_000));
+            .file("/etc/profile.d/b.sh", "umask g-w\n".repeat(1000))
+            .file("/etc/pam.d/sshd", "@include sshd\n".repeat(1000))
+            .file("/etc/login.defs", "UMASK 077\n".repeat(2_000));
         let u = login_umask(&g, None);
         assert!(u.evidence.len() <= MAX_EVIDENCE + 1, "{}", u.evidence.len());
     }
+}
+
+#[test]
+fn a_branch_is_decided_when_the_shell_reaches_it() {
+    // RHEL's /etc/profile under dash: UID is unset until the branch assigns it, and the
+    // assignment of EUID inside the branch does not stop the branch.
+    let profile = "if [ -x /usr/bin/id ]; then\n    if [ -z \"$EUID\" ]; then\n        EUID=`/usr/bin/id -u`\n        UID=`/usr/bin/id -ru`\n    fi\nfi\nif [ $UID -gt 199 ]; then\n    umask 002\nelse\n    umask 022\nfi\n";
+    let g = MemGuest::new()
+        .exec("/usr/bin/id", "x")
+        .file(
+            "/etc/passwd",
+            "root:x:0:0::/root:/bin/bash\nd:x:1101:1101::/home/d:/bin/dash\n",
+        )
+        .file("/etc/group", "d:x:1101:\n")
+        .file("/etc/profile", profile);
+    let u = login_umask(&g, Some("d"));
+    assert_eq!(u.describe(&u.user[0].state), "002 (set by /etc/profile:8)");
+    assert_eq!(u.describe(&u.root[0].state), "022 (set by /etc/profile:10)");
+    // Without /usr/bin/id, dash leaves UID empty and test fails on the number.
+    let u = login_umask(&g.remove("/usr/bin/id"), Some("d"));
+    assert_eq!(u.describe(&u.user[0].state), "022 (set by /etc/profile:10)");
 }

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use imgprep_guest::Guest;
 
-use super::cond::{Env, Subject, Tri, and, unquote};
+use super::cond::{Env, Memo, Subject, Tri, and, unquote};
 use super::lex::lex;
 use super::ssg::{Keyword, UmaskLine, umask_lines};
 use super::structure::{Ctx, Dialect, Event, MAX_EVENTS, shorten, structure};
@@ -201,10 +201,16 @@ pub(crate) struct Walk<'a> {
     pub(crate) stack: Vec<String>,
     /// Events this walk may still process ([`MAX_WALK_EVENTS`]).
     pub(crate) budget: usize,
+    /// Variables the files assigned: values, `None` where a value or condition is not known.
+    pub(crate) vars: BTreeMap<String, Option<String>>,
+    /// Conditions decided, one table per file being read (innermost last).
+    pub(crate) memo: Vec<Memo>,
 }
 
 /// Most events one walk processes, sourced files included.
 pub(crate) const MAX_WALK_EVENTS: usize = 20_000;
+/// Most variables one walk keeps.
+const MAX_VARS: usize = 1024;
 
 impl Walk<'_> {
     pub(crate) fn env<'b>(&'b self, bind: Option<(&'b str, &'b str)>) -> Env<'b> {
@@ -212,6 +218,8 @@ impl Walk<'_> {
             g: self.g,
             s: self.s,
             bind,
+            vars: Some(&self.vars),
+            memo: self.memo.last(),
         }
     }
 
@@ -224,6 +232,7 @@ impl Walk<'_> {
         };
         self.read.insert(path.to_owned());
         self.stack.push(path.to_owned());
+        self.memo.push(Memo::default());
         let mut inh = inherited;
         for ev in &parsed.events {
             if self.budget == 0 {
@@ -233,7 +242,15 @@ impl Walk<'_> {
             match ev {
                 Event::Set { line, args, ctx } => {
                     let t = and(inh, self.env(None).truth(ctx));
-                    let spec = parse_spec(args);
+                    // Variables the files set are known: `X=027; umask $X`.
+                    let expanded: Option<Vec<String>> = {
+                        let env = self.env(None);
+                        args.iter().map(|a| env.expand(a)).collect()
+                    };
+                    let spec = match expanded {
+                        Some(words) if args.iter().any(|a| a.contains('$')) => parse_spec(&words),
+                        _ => parse_spec(args),
+                    };
                     let text = parsed
                         .lines
                         .get(line.saturating_sub(1))
@@ -276,6 +293,23 @@ impl Walk<'_> {
                         }
                     }
                 }
+                Event::Assign { name, value, ctx } => {
+                    if self.vars.len() >= MAX_VARS && !self.vars.contains_key(name) {
+                        continue;
+                    }
+                    let env = self.env(None);
+                    let t = and(inh, env.truth(ctx));
+                    let v = env.expand(value);
+                    match t {
+                        Some(true) => {
+                            self.vars.insert(name.clone(), v);
+                        }
+                        None => {
+                            self.vars.insert(name.clone(), None);
+                        }
+                        Some(false) => {}
+                    }
+                }
                 Event::Stop { ctx } => match and(inh, self.env(None).truth(ctx)) {
                     Some(true) => break,
                     Some(false) => {}
@@ -284,6 +318,7 @@ impl Walk<'_> {
             }
         }
         self.stack.pop();
+        self.memo.pop();
     }
 
     pub(crate) fn apply(&mut self, t: Tri, spec: &Spec, idx: usize, origin: Origin) {

@@ -276,7 +276,7 @@ pub fn dropin(
                 .iter()
                 .filter(|(_, l)| l.trim() == format!("[{section}]"))
                 .map(|(n, _)| *n)
-                .last();
+                .next_back();
             match header {
                 Some(h) => {
                     let end = lines

@@ -1,7 +1,7 @@
 //! Test support for the edit APIs and the baselines: file operations applied to a guest built
 //! in memory or to a host directory, a guest written out as a host tree, host programs and
 //! their libraries copied into a chroot.
-#![allow(dead_code)] // each test file uses a subset
+#![allow(dead_code, clippy::unwrap_used)] // each test file uses a subset; test helpers
 
 pub(crate) mod layouts;
 
