@@ -69,6 +69,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         dev,
         &Options {
             verify_checksums: false,
+            ..Options::default()
         },
     ) {
         let _ = fs.log_state();
