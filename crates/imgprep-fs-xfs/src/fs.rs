@@ -109,7 +109,12 @@ impl Xfs {
     /// directory's inode. Nothing is written.
     pub fn open(dev: Arc<dyn ReadAt>, options: &Options) -> Result<Xfs> {
         let sb = read_superblock(dev.as_ref(), options.verify_checksums)?;
-        let recovered = log::recover(dev.as_ref(), &sb, options.replay_log)?;
+        let recovered = log::recover(
+            dev.as_ref(),
+            &sb,
+            options.replay_log,
+            options.verify_checksums,
+        )?;
         let log = recovered.state;
         match &log {
             LogState::Clean => {}

@@ -12,6 +12,8 @@ pub(crate) const RECORD_MAGIC: u32 = 0xfeed_babe;
 const UNMOUNT_TRANS: u8 = 0x20;
 /// Records that can be in flight at once (`XLOG_MAX_ICLOGS`).
 pub(crate) const MAX_ICLOGS: u64 = 8;
+/// Times the tail may move past a bad record before the log is declared damaged.
+const MAX_TAIL_RETRIES: usize = 4 * MAX_ICLOGS as usize;
 
 /// The part of the log to replay: records from `tail` up to (not including) `head`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -313,9 +315,9 @@ impl LogDev<'_> {
         if let Some(t) = first {
             *tail = t;
         }
-        // Each retry moves the tail at least one record forward; the distance check below
-        // bounds them by the records in flight.
-        for _ in 0..=self.bbs {
+        // Each retry moves the tail at least one record forward, and only while the bad record
+        // lies among the last records in flight; a few retries cover what a crash overwrites.
+        for _ in 0..MAX_TAIL_RETRIES {
             match do_pass(self, head, *tail, &mut Pass::Crc) {
                 Ok(()) => return Ok(()),
                 Err(PassFail {
@@ -335,7 +337,9 @@ impl LogDev<'_> {
                 Err(f) => return Err(f.fail),
             }
         }
-        Err(bad("log tail could not be verified"))
+        Err(bad(format!(
+            "the log tail could not be verified after {MAX_TAIL_RETRIES} records"
+        )))
     }
 
     /// CRC-checks the last records before the head; a bad one is taken as a torn write and the

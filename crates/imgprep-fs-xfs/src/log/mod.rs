@@ -115,6 +115,8 @@ pub(crate) struct LogDev<'a> {
     /// Basic blocks in the log.
     pub(crate) bbs: u64,
     pub(crate) sb: &'a Superblock,
+    /// Check record CRCs (off only to look at damaged logs: no torn-write detection then).
+    pub(crate) verify: bool,
 }
 
 impl LogDev<'_> {
@@ -158,8 +160,13 @@ pub(crate) struct Recovered {
 }
 
 /// Looks at the internal log and, when it holds committed transactions and `replay` is on,
-/// replays them in memory.
-pub(crate) fn recover(dev: &dyn ReadAt, sb: &Superblock, replay: bool) -> Result<Recovered> {
+/// replays them in memory. With `verify` off, record CRCs are not checked.
+pub(crate) fn recover(
+    dev: &dyn ReadAt,
+    sb: &Superblock,
+    replay: bool,
+    verify: bool,
+) -> Result<Recovered> {
     let unreplayed = |reason: String| Recovered {
         state: LogState::NotReplayed { reason },
         overlay: Overlay::default(),
@@ -187,6 +194,7 @@ pub(crate) fn recover(dev: &dyn ReadAt, sb: &Superblock, replay: bool) -> Result
         start,
         bbs,
         sb,
+        verify,
     };
     let range = match find::head_and_tail(&log) {
         Ok(None) => {
@@ -209,12 +217,12 @@ pub(crate) fn recover(dev: &dyn ReadAt, sb: &Superblock, replay: bool) -> Result
         )));
     }
     match replay::run(&log, dev, range) {
-        Ok((transactions, unfinished, overlay)) => Ok(Recovered {
+        Ok(r) => Ok(Recovered {
             state: LogState::Replayed {
-                transactions,
-                unfinished,
+                transactions: r.transactions,
+                unfinished: r.unfinished,
             },
-            overlay,
+            overlay: r.overlay,
         }),
         Err(Fail::Log(reason)) => Ok(unreplayed(reason)),
         Err(Fail::Fatal(e)) => Err(e),

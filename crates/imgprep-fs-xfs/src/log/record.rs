@@ -403,7 +403,7 @@ fn process(
     let crc = cksum(hdr, &data, len, log.sb.logv2).map_err(corrupt)?;
     let committer = match pass {
         Pass::Crc => {
-            if h.crc != 0 && crc != h.crc {
+            if log.verify && h.crc != 0 && crc != h.crc {
                 return Err(corrupt(bad(format!(
                     "the log record at log block {blk} has CRC {:#010x}, computed {crc:#010x}",
                     h.crc
@@ -413,7 +413,7 @@ fn process(
         }
         Pass::Items(c) => c,
     };
-    if crc != h.crc && log.sb.v5 {
+    if log.verify && crc != h.crc && log.sb.v5 {
         return Err(corrupt(bad(format!(
             "the log record at log block {blk} has CRC {:#010x}, computed {crc:#010x}",
             h.crc

@@ -1039,18 +1039,23 @@ fn reg_buffer(item: &Item, f: &BufFormat, buf: &mut [u8]) -> R<()> {
     Ok(())
 }
 
-/// Runs both passes over `range` and returns the transactions replayed, the unfinished
-/// intents and the changed blocks.
-pub(crate) fn run(
-    log: &LogDev<'_>,
-    dev: &dyn ReadAt,
-    range: Range,
-) -> R<(u64, Vec<(&'static str, u64)>, Overlay)> {
+/// What replaying the log did.
+pub(crate) struct Replayed {
+    pub(crate) transactions: u64,
+    pub(crate) unfinished: Vec<(&'static str, u64)>,
+    pub(crate) overlay: Overlay,
+}
+
+/// Runs both passes over `range`.
+pub(crate) fn run(log: &LogDev<'_>, dev: &dyn ReadAt, range: Range) -> R<Replayed> {
     let mut r = Replayer::new(log.sb, dev);
     do_pass(log, range.head, range.tail, &mut Pass::Items(&mut r)).map_err(|f| f.fail)?;
     r.stage = Stage::Replay;
     do_pass(log, range.head, range.tail, &mut Pass::Items(&mut r)).map_err(|f| f.fail)?;
     r.flush()?;
-    let unfinished = r.unfinished();
-    Ok((r.transactions, unfinished, r.overlay))
+    Ok(Replayed {
+        transactions: r.transactions,
+        unfinished: r.unfinished(),
+        overlay: r.overlay,
+    })
 }

@@ -94,7 +94,7 @@ impl Fixture {
         hdr[4..8].copy_from_slice(&cycle.to_be_bytes());
         hdr[8..12].copy_from_slice(&2u32.to_be_bytes());
         hdr[12..16].copy_from_slice(&(len as u32).to_be_bytes());
-        hdr[16..24].copy_from_slice(&(u64::from(cycle) << 32 | blk % LOG_BBS).to_be_bytes());
+        hdr[16..24].copy_from_slice(&((u64::from(cycle) << 32) | (blk % LOG_BBS)).to_be_bytes());
         hdr[24..32].copy_from_slice(&(u64::from(tail.0) << 32 | tail.1).to_be_bytes());
         hdr[40..44].copy_from_slice(&(ops.len() as u32).to_be_bytes());
         hdr[300..304].copy_from_slice(&1u32.to_be_bytes());
@@ -128,7 +128,7 @@ impl Fixture {
     }
 
     fn recover(&self) -> Recovered {
-        recover(&self.dev, &self.sb, true).unwrap()
+        recover(&self.dev, &self.sb, true, true).unwrap()
     }
 
     fn reason(&self) -> String {
@@ -239,7 +239,7 @@ fn replay_off_and_unreplayable_logs_leave_the_metadata_alone() {
         (1, 0),
         &trans(TID, &[buf_item(800, 8, 0, 0, &[1; 128])]),
     );
-    let r = recover(&f.dev, &f.sb, false).unwrap();
+    let r = recover(&f.dev, &f.sb, false, true).unwrap();
     assert_eq!(
         r.state,
         LogState::NotReplayed {
