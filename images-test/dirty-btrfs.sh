@@ -9,6 +9,8 @@
 # Outputs in OUT:
 #   dirty.img         the snapshot (DUP metadata, zstd compression, a subvolume "sub" with its own
 #                     log tree)
+#   dirty.recovered.img  the copy the kernel mounted: the snapshot after log replay and a clean
+#                     unmount
 #   dirty.find        after the kernel mounted a copy: `stat -c %F:%a:%s:%u:%g:%Y:%i:%N` of every
 #                     path (type, mode, size, uid, gid, mtime, inode, quoted name and link target)
 #   dirty.sha256      sha256sum of every regular file, after replay
@@ -24,7 +26,7 @@ out=$1
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-truncate -s 256M "$work/work.img" "$out/dirty.img" "$work/copy.img"
+truncate -s 256M "$work/work.img" "$out/dirty.img" "$out/dirty.recovered.img"
 mkfs.btrfs -q -f -L dirty -U 4f6e2a1d-8c3b-4e5f-9a7d-1b2c3d4e5f60 "$work/work.img"
 
 cat > "$work/populate.sh" <<'EOF'
@@ -95,7 +97,7 @@ listing() {
 {
   echo "add $work/work.img format:raw label:work"
   echo "add $out/dirty.img format:raw label:snapshot"
-  echo "add $work/copy.img format:raw label:copy"
+  echo "add $out/dirty.recovered.img format:raw label:copy"
   echo run
   echo "mount-options commit=600,compress=zstd /dev/sda /"
   # debug sh keeps no quotes, so the script travels as base64.
@@ -117,6 +119,8 @@ cat "$out/dirty.log"
 btrfs inspect-internal dump-super "$out/dirty.img" > "$out/dirty.super"
 grep -Eq '^log_root[[:space:]]+[1-9]' "$out/dirty.super" \
   || { echo "dirty.img: log_root is 0, the log trees are empty" >&2; exit 1; }
+btrfs inspect-internal dump-super "$out/dirty.recovered.img" | grep -Eq '^log_root[[:space:]]+0$' \
+  || { echo "dirty.recovered.img: log_root is not 0" >&2; exit 1; }
 grep -q "dir/new1'$" "$out/dirty.find" || { echo "dirty.find: no dir/new1" >&2; exit 1; }
 if grep -q "keep/lost'$" "$out/dirty.find"; then
   echo "dirty.find: the never-synced file survived" >&2

@@ -1,7 +1,8 @@
 //! A filesystem snapshotted with fsync'ed changes only in its log trees
 //! (images-test/dirty-btrfs.sh): with the log trees replayed in memory the reader must show what
-//! the kernel showed after mounting a copy; without them (log_root cleared) the changes must be
-//! missing; a damaged log tree must leave the committed state readable and say why.
+//! the kernel showed after mounting a copy, and what it shows of that copy once the kernel
+//! replayed and unmounted it; without them (log_root cleared) the changes must be missing; a
+//! damaged log tree must leave the committed state readable and say why.
 
 #![allow(clippy::unwrap_used)] // test helpers fail loudly
 
@@ -105,6 +106,14 @@ fn replayed_log_trees_match_the_kernel() {
     assert!(
         extra.is_empty(),
         "paths the kernel does not show: {extra:?}"
+    );
+    // The copy the kernel replayed and unmounted reads the same, with nothing to replay.
+    let recovered =
+        imgprep_fs_btrfs::open(open_file(&fixture().join("dirty.recovered.img"))).unwrap();
+    assert_eq!(recovered.log_replay(), LogReplay::Clean);
+    assert!(
+        walk(&*recovered) == ours,
+        "the recovered copy reads differently"
     );
 }
 
