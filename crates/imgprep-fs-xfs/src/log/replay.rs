@@ -548,18 +548,22 @@ impl<'a> Replayer<'a> {
         let what = format!("inode {ino} log item");
         let daddr = self.check_buf(&what, blkno, len as u64)?;
         let isize = usize::from(self.sb.inodesize);
-        let mut buf = self
-            .overlay
-            .read(self.dev, daddr, len as u64)
-            .map_err(Fail::Fatal)?;
         let off = usize::try_from(boffset).unwrap_or(usize::MAX);
-        if off.checked_add(isize).is_none_or(|e| e > buf.len()) {
+        let buf_len = len as usize * BB as usize;
+        if off.checked_add(isize).is_none_or(|e| e > buf_len) {
             return Err(bad(format!(
-                "{what} puts the inode at offset {boffset} of a {}-byte buffer",
-                buf.len()
+                "{what} puts the inode at offset {boffset} of a {buf_len}-byte buffer"
             )));
         }
-        let dip = &mut buf[off..off + isize];
+        // Only the sectors of this inode change: read and write just those.
+        let first = (off / BB as usize) as u64;
+        let sectors = (off + isize).div_ceil(BB as usize) as u64 - first;
+        let mut buf = self
+            .overlay
+            .read(self.dev, daddr + first, sectors)
+            .map_err(Fail::Fatal)?;
+        let at = off - (first * BB) as usize;
+        let dip = &mut buf[at..at + isize];
         if be16(dip, 0) != DINODE_MAGIC {
             return Err(bad(format!(
                 "{what}: the inode at basic block {blkno} + {boffset} has magic {:#06x}, \
@@ -691,7 +695,7 @@ impl<'a> Replayer<'a> {
             let c = crc::xfs_cksum(dip, DI_CRC);
             dip[DI_CRC..DI_CRC + 4].copy_from_slice(&c.to_le_bytes());
         }
-        self.overlay_write(daddr, &buf)
+        self.overlay_write(daddr + first, &buf)
     }
 
     /// Pass 2 of an inode-creation item: initialise the new inode clusters
