@@ -60,6 +60,11 @@ pub(crate) struct Args {
     /// Lowest status that makes the exit status 1.
     #[arg(long, value_enum, default_value_t = FailOn::Fail)]
     fail_on: FailOn,
+    /// Passphrase for a LUKS device, as virt-inspector takes it: ID:key:PASSPHRASE or
+    /// ID:file:PATH (first line of the file); ID is the device (/dev/sda2) or the LUKS UUID
+    /// (repeatable).
+    #[arg(long = "key", value_name = "ID:key:PASSPHRASE", value_parser = crate::keys::key_arg)]
+    keys: Vec<crate::keys::KeyArg>,
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {
@@ -72,10 +77,12 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
 pub(crate) fn run_check(a: Args) -> anyhow::Result<ExitCode> {
     let set = RuleSet::load(&a.rules)?;
     let params = effective_params(&set, &a.profile, &a.params).map_err(anyhow::Error::msg)?;
+    let opts = crate::keys::scan_options(&a.keys)?;
     let mut reports = Vec::new();
     for path in &a.images {
         let shown = path.display().to_string();
-        let image = Image::open(std::slice::from_ref(path)).with_context(|| shown.clone())?;
+        let image =
+            Image::open_with(std::slice::from_ref(path), &opts).with_context(|| shown.clone())?;
         let (roots, _notes) = inspect_roots(&image, Options::default());
         let Some(root) = roots.first() else {
             bail!("{shown}: no operating system found, nothing to check");

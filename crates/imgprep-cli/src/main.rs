@@ -6,6 +6,7 @@
 mod cmd_check;
 mod cmd_inspect;
 mod cmd_rules;
+mod keys;
 
 use std::io::Write;
 use std::process::ExitCode;
