@@ -74,7 +74,10 @@ fn check(listing: Listing, expected_file: &Path) {
 #[test]
 fn real_databases_list_what_rpm_lists() {
     let bdb = read(&reference("bdb-libuuid/Packages"));
-    check(rpm_bdb(&bdb).unwrap(), &reference("bdb-libuuid/expected.txt"));
+    check(
+        rpm_bdb(&bdb).unwrap(),
+        &reference("bdb-libuuid/expected.txt"),
+    );
     let ndb = read(&reference("ndb-sle15/Packages.db"));
     check(rpm_ndb(&ndb).unwrap(), &reference("ndb-sle15/expected.txt"));
     let sqlite = read(&reference("sqlite-mariner2/rpmdb.sqlite"));
