@@ -273,8 +273,18 @@ pub fn scan_disks_with(disks: &[DiskInput], opts: &ScanOptions) -> Result<Volume
             device: name.clone(),
             kind: NoteKind::PartitionTable(e),
         }));
+        // A table without partitions (the 55AA of a FAT or NTFS boot sector written on the
+        // whole disk, or an empty label) leaves the disk itself a filesystem candidate, as
+        // libguestfs lists any disk with no partition devices.
+        let empty = read.table.partitions().is_empty();
         let (mbr_signature, gpt_guid, content) = match &read.table {
             PartitionTable::None => (None, None, Content::Unknown),
+            PartitionTable::Mbr { signature, .. } if empty => {
+                (Some(*signature), None, Content::Unknown)
+            }
+            PartitionTable::Gpt { guid, .. } if empty => {
+                (None, Some(guid.clone()), Content::Unknown)
+            }
             PartitionTable::Mbr { signature, .. } => {
                 (Some(*signature), None, Content::PartitionTable(Scheme::Mbr))
             }
