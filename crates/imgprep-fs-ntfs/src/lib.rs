@@ -21,7 +21,10 @@
 //!   modes; the security descriptor is not read), uid and gid 0, mtime from
 //!   `$STANDARD_INFORMATION`, the MFT record number as inode, directories of size 0.
 //!
-//! Compressed and encrypted data are refused ([`FsError::Unsupported`]), never misread. It does
+//! LZNT1-compressed values (files written into a compressed directory, `compact /c` before
+//! Windows 10) are decoded a compression unit at a time (`lznt1`): units stored whole, sparse,
+//! or compressed into their first clusters. EFS-encrypted data and other compression formats
+//! are refused ([`FsError::Unsupported`]), never misread. It does
 //! not replay `$LogFile`, read alternate data streams, or write anything.
 //!
 //! The `ntfs` crate was evaluated for this and is not used: on hostile volumes it panics (index
@@ -31,6 +34,7 @@
 
 mod disk;
 mod index;
+mod lznt1;
 
 use std::io;
 use std::sync::Arc;
@@ -568,4 +572,11 @@ mod tests {
         check(lx, Some("/usr/bin"));
         check(vec![3, 0, 0, 0xa0, 0xff, 0xff], None); // length past the end
     }
+}
+
+/// LZNT1-decodes `input` (one compression unit) into `out`, for the fuzz target: the error is
+/// `(offset in input, reason)`.
+#[doc(hidden)]
+pub fn lznt1_decompress(input: &[u8], out: &mut [u8]) -> Result<usize, (usize, &'static str)> {
+    lznt1::decompress(input, out).map_err(|e| (e.at, e.what))
 }
