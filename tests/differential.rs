@@ -34,6 +34,8 @@ enum Known {
         reference: &'static str,
         imgprep: &'static str,
     },
+    /// A `--key` both were given (virt-inspector when the fixture was built).
+    Key(String),
 }
 
 const PARTUUID: &str = "libguestfs 1.48 ignores PARTUUID= in fstab (resolved upstream since 1.52)";
@@ -148,6 +150,11 @@ fn compare(images: &[PathBuf], extras: &[Extra], known: &[Known]) -> Vec<String>
     }
     let want = xml_to_json(&xml);
     let mut args = vec!["inspect", "--format", "json"];
+    for k in known {
+        if let Known::Key(key) = k {
+            args.extend(["--key", key.as_str()]);
+        }
+    }
     args.extend(
         images
             .iter()
@@ -554,5 +561,81 @@ fn lvm_striped_two_disks() {
         &["lvm-striped-a.qcow2", "lvm-striped-b.qcow2"],
         &[],
         &[],
+    );
+}
+
+// LUKS (images-test/luks-layouts.sh): LVM on LUKS2 and filesystems on LUKS1 partitions, opened
+// with the keys virt-inspector was given.
+/// imgprep's JSON for `image` of the luks-layouts fixture, given `key`.
+fn luks_inspect(image: &str, key: &str) -> Value {
+    let img = common::fixture("luks-layouts").join(image);
+    let out = common::imgprep_ok(
+        vec![
+            "inspect",
+            "--format",
+            "json",
+            "--key",
+            key,
+            img.to_str().unwrap(),
+        ],
+        0,
+    );
+    assert!(!out.contains(key.rsplit(':').next().unwrap()), "{out}");
+    serde_json::from_str(&out).unwrap()
+}
+
+// virt-inspector 1.48 cannot open this LUKS2 device (see luks-layouts.sh): checked against what
+// the fixture script wrote, through both keyslots (PBKDF2 and Argon2id).
+#[test]
+fn luks2_lvm_on_luks() {
+    for key in [
+        "/dev/sda2:key:correct horse battery",
+        "/dev/sda2:key:second slot",
+        "5a5a0002-0000-4000-8000-00000000a002:key:second slot",
+    ] {
+        let v = luks_inspect("luks2-lvm.img", key);
+        let oses = v["operatingsystems"].as_array().unwrap();
+        assert_eq!(oses.len(), 1, "{key}: {v:#}");
+        let os = &oses[0];
+        for (field, value) in [
+            ("root", json!("/dev/vgluks/root")),
+            ("distro", json!("debian")),
+            ("major_version", json!(12)),
+            ("minor_version", json!(4)),
+            ("hostname", json!("luks2-lvm")),
+            ("arch", json!("x86_64")),
+        ] {
+            assert_eq!(os[field], value, "{key}: {field}");
+        }
+        let mounts = os["mountpoints"].as_array().unwrap();
+        assert!(
+            mounts.contains(&json!({"dev": "/dev/vgluks/root", "path": "/"})),
+            "{mounts:?}"
+        );
+        assert!(
+            mounts.contains(&json!({"dev": "/dev/sda1", "path": "/boot"})),
+            "{mounts:?}"
+        );
+        let fs = os["filesystems"].as_array().unwrap();
+        assert!(
+            fs.iter()
+                .any(|f| f["dev"] == "/dev/sda2" && f["type"] == "crypto_LUKS"),
+            "{fs:?}"
+        );
+        assert_eq!(os["applications"].as_array().unwrap().len(), 3);
+    }
+}
+
+#[test]
+fn luks1_filesystems_on_luks_partitions() {
+    let keyfile = common::fixture("luks-layouts").join("keyfile.txt");
+    check_vm(
+        "luks-layouts",
+        &["luks1-part.img"],
+        &[],
+        &[
+            Known::Key("/dev/sda1:key:correct horse battery".into()),
+            Known::Key(format!("/dev/sda2:file:{}", keyfile.display())),
+        ],
     );
 }

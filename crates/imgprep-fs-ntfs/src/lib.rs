@@ -495,6 +495,13 @@ impl Filesystem for Ntfs {
     }
 }
 
+/// LZNT1-decodes `input` (one compression unit) into `out`, for the fuzz target: the error is
+/// `(offset in input, reason)`.
+#[doc(hidden)]
+pub fn lznt1_decompress(input: &[u8], out: &mut [u8]) -> Result<usize, (usize, &'static str)> {
+    lznt1::decompress(input, out).map_err(|e| (e.at, e.what))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -572,11 +579,4 @@ mod tests {
         check(lx, Some("/usr/bin"));
         check(vec![3, 0, 0, 0xa0, 0xff, 0xff], None); // length past the end
     }
-}
-
-/// LZNT1-decodes `input` (one compression unit) into `out`, for the fuzz target: the error is
-/// `(offset in input, reason)`.
-#[doc(hidden)]
-pub fn lznt1_decompress(input: &[u8], out: &mut [u8]) -> Result<usize, (usize, &'static str)> {
-    lznt1::decompress(input, out).map_err(|e| (e.at, e.what))
 }

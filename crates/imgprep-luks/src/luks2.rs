@@ -208,12 +208,10 @@ impl Luks2 {
         order.sort_by_key(|(n, ks, _)| (ks.get("priority").and_then(Value::as_i64) != Some(2), *n));
         let enc = str_field(seg, "encryption")
             .ok_or_else(|| self.bad("LUKS2 segment encryption", "a cipher", "none"))?;
-        let mut tried_key_len = None;
         let (key, slot) = try_keyslots(order.iter().map(|(n, _, _)| *n), |n| {
             let (_, ks, d) = order.iter().find(|(m, _, _)| *m == n).expect("listed");
             let key = self.open_slot(&*dev, n, ks, pass, limits)?;
-            tried_key_len = Some(key.len());
-            Ok(self.check_digest(d, &key)?.then_some((key, n)))
+            Ok(self.check_digest(d, &key, limits)?.then_some((key, n)))
         })?;
         let spec = Spec::parse_joined(enc, key.len())?;
         let sector_size = num_field(seg, "sector_size").unwrap_or(512);
@@ -239,7 +237,6 @@ impl Luks2 {
             iv_tweak: num_field(seg, "iv_tweak").unwrap_or(0),
             spec,
         };
-        let _ = tried_key_len;
         Decrypted::new(dev, &payload, &key, slot)
     }
 
@@ -402,7 +399,7 @@ impl Luks2 {
     }
 
     /// Whether `key` matches digest object `d`.
-    fn check_digest(&self, d: &Value, key: &[u8]) -> Result<bool, Error> {
+    fn check_digest(&self, d: &Value, key: &[u8], limits: &Limits) -> Result<bool, Error> {
         if str_field(d, "type") != Some("pbkdf2") {
             return Err(Error::Unsupported(format!(
                 "LUKS2 digest type {:?}",
@@ -411,8 +408,12 @@ impl Luks2 {
         }
         let hash = Hash::parse(str_field(d, "hash").unwrap_or("sha256"))?;
         let it = num_field(d, "iterations").unwrap_or(0);
-        if it == 0 || it > u64::MAX.min(u64::from(u32::MAX)) {
-            return Err(self.bad("LUKS2 digest iterations", "1..=2^32-1", it));
+        if it == 0 || it > u64::from(limits.pbkdf2_iterations) {
+            return Err(self.bad(
+                "LUKS2 digest iterations",
+                &format!("1..={}", limits.pbkdf2_iterations),
+                it,
+            ));
         }
         let salt =
             b64_field(d, "salt").ok_or_else(|| self.bad("LUKS2 digest salt", "base64", "none"))?;
