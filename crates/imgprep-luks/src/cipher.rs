@@ -302,8 +302,11 @@ impl ReadAt for Decrypted {
         let end = (offset + buf.len() as u64).div_ceil(ss) * ss;
         let mut tmp = vec![0u8; (end - start) as usize];
         self.source.read_exact_at(self.offset + start, &mut tmp)?;
-        let iv = (start / 512).wrapping_add(self.iv_tweak) / (ss / 512);
-        self.cipher.decrypt(&mut tmp, ss as usize, iv);
+        // dm-crypt numbers IVs in 512-byte units (plus the tweak), whatever the sector size.
+        for (k, sector) in tmp.chunks_exact_mut(ss as usize).enumerate() {
+            let iv = ((start + k as u64 * ss) / 512).wrapping_add(self.iv_tweak);
+            self.cipher.decrypt(sector, ss as usize, iv);
+        }
         let skip = (offset - start) as usize;
         buf.copy_from_slice(&tmp[skip..skip + buf.len()]);
         Ok(())
