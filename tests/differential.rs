@@ -140,8 +140,18 @@ fn sort_apps(os: &mut Value) {
 
 /// Compares the disks of one VM (the reference XML is next to the first); returns the differences.
 fn compare(images: &[PathBuf], extras: &[Extra], known: &[Known]) -> Vec<String> {
-    let mut xml = fs_err::read_to_string(format!("{}.inspector.xml", images[0].display()))
-        .expect("reference XML next to the image");
+    let xml = PathBuf::from(format!("{}.inspector.xml", images[0].display()));
+    compare_with(&xml, images, extras, known)
+}
+
+/// Compares the disks of one VM with the virt-inspector XML `reference`.
+fn compare_with(
+    reference: &std::path::Path,
+    images: &[PathBuf],
+    extras: &[Extra],
+    known: &[Known],
+) -> Vec<String> {
+    let mut xml = fs_err::read_to_string(reference).expect("reference XML");
     let mut diffs = Vec::new();
     for k in known {
         if let Known::Device { reference, imgprep } = k {
@@ -619,5 +629,52 @@ fn luks1_filesystems_on_luks_partitions() {
             Known::Key("/dev/sda1:key:correct horse battery".into()),
             Known::Key(format!("/dev/sda2:file:{}", keyfile.display())),
         ],
+    );
+}
+
+// Windows as CompactOS and WIMBoot leave it, and a dual-boot disk
+// (images-test/windows-compact.sh).
+
+/// Both systems of a dual-boot disk, in virt-inspector's order.
+#[test]
+fn dual_boot_windows_and_linux() {
+    check("windows-compact", "dual-boot.img", &[]);
+}
+
+/// virt-inspector 1.48 finds no system on these disks: the appliance's ntfs-3g has no system
+/// compression plugin, so to it a WOF-compressed cmd.exe is no file and the volume no Windows
+/// root. They are the win2016-like disk with cmd.exe (and explorer.exe) compressed by WOF, or
+/// turned into a WIMBoot pointer: imgprep must report what virt-inspector reports for that disk
+/// before (windows-2016's reference), the architecture coming from the LZX-compressed cmd.exe,
+/// or, under WIMBoot, from PROCESSOR_ARCHITECTURE with a note.
+#[test]
+fn compactos_and_wimboot_windows() {
+    let dir = common::fixture("windows-compact");
+    let before = common::fixture("windows-2016").join("win2016-like.vmdk.inspector.xml");
+    for image in ["compact.img", "wimboot.img"] {
+        let own = fs_err::read_to_string(dir.join(format!("{image}.inspector.xml"))).unwrap();
+        assert!(!own.contains("<operatingsystem>"), "{image}: {own}");
+        let diffs = compare_with(&before, &[dir.join(image)], &[], &[]);
+        assert!(diffs.is_empty(), "{image}:\n  {}", diffs.join("\n  "));
+    }
+    let notes = |image: &str| {
+        let v: Value = serde_json::from_str(&common::imgprep_ok(
+            vec![
+                "inspect",
+                "--format",
+                "json",
+                "--no-applications",
+                dir.join(image).to_str().unwrap(),
+            ],
+            0,
+        ))
+        .unwrap();
+        v["operatingsystems"][0]["notes"].to_string()
+    };
+    assert!(!notes("compact.img").contains("PROCESSOR_ARCHITECTURE"));
+    let n = notes("wimboot.img");
+    assert!(
+        n.contains("PROCESSOR_ARCHITECTURE (AMD64)") && n.contains("WIMBoot"),
+        "{n}"
     );
 }
