@@ -142,13 +142,16 @@ pub(crate) enum WofError<E> {
     },
 }
 
+/// Reads bytes of the compressed stream at an offset.
+pub(crate) type ReadAt<'a, E> = &'a dyn Fn(u64, &mut [u8]) -> Result<(), E>;
+
 /// A WOF-compressed file's data: `size` uncompressed bytes in chunks of `format`, read from the
 /// compressed stream of `compressed_len` bytes through `read_at`.
 pub(crate) struct WofFile<'a, E> {
     pub(crate) format: Format,
     pub(crate) size: u64,
     pub(crate) compressed_len: u64,
-    pub(crate) read_at: &'a dyn Fn(u64, &mut [u8]) -> Result<(), E>,
+    pub(crate) read_at: ReadAt<'a, E>,
 }
 
 impl<E> WofFile<'_, E> {
