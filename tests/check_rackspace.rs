@@ -21,6 +21,7 @@ fn check(image: &str, code: i32, wants: &[Want]) {
             "xe-tools.before-nova-agent",
             "nova-agent.tun-tap",
             "windows.ipv6",
+            "image.self-contained",
         ],
         "{image}: rules in file order"
     );

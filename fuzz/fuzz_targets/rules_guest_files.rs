@@ -145,6 +145,7 @@ fuzz_target!(|data: &[u8]| {
             cloud,
             params: &params,
             matrix: &set.matrix,
+            disks: &[],
         };
         for r in run(set, profile, &cx) {
             assert!(

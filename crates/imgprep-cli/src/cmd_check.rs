@@ -3,8 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
-use imgprep_guest::Image;
+use anyhow::bail;
 use imgprep_inspect::{Options, inspect_roots};
 use imgprep_report::check::{CheckReport, OsSummary};
 use imgprep_rules::{Cloud, Context, FailOn, RuleSet, effective_params, run, summary};
@@ -60,11 +59,8 @@ pub(crate) struct Args {
     /// Lowest status that makes the exit status 1.
     #[arg(long, value_enum, default_value_t = FailOn::Fail)]
     fail_on: FailOn,
-    /// Passphrase for a LUKS device, as virt-inspector takes it: ID:key:PASSPHRASE or
-    /// ID:file:PATH (first line of the file); ID is the device (/dev/sda2) or the LUKS UUID
-    /// (repeatable).
-    #[arg(long = "key", value_name = "ID:key:PASSPHRASE", value_parser = crate::keys::key_arg)]
-    keys: Vec<crate::keys::KeyArg>,
+    #[command(flatten)]
+    open: crate::OpenArgs,
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {
@@ -77,15 +73,19 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
 pub(crate) fn run_check(a: Args) -> anyhow::Result<ExitCode> {
     let set = RuleSet::load(&a.rules)?;
     let params = effective_params(&set, &a.profile, &a.params).map_err(anyhow::Error::msg)?;
-    let opts = crate::keys::scan_options(&a.keys)?;
     let mut reports = Vec::new();
     for path in &a.images {
         let shown = path.display().to_string();
-        let image =
-            Image::open_with(std::slice::from_ref(path), &opts).with_context(|| shown.clone())?;
-        let (roots, _notes) = inspect_roots(&image, Options::default());
+        let image = a.open.open(std::slice::from_ref(path))?;
+        let (roots, notes) = inspect_roots(&image, Options::default());
+        let disks = imgprep_inspect::disks(&image);
         let Some(root) = roots.first() else {
-            bail!("{shown}: no operating system found, nothing to check");
+            let why = if notes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", notes.join("; "))
+            };
+            bail!("{shown}: no operating system found, nothing to check{why}");
         };
         let cx = Context {
             os: &root.os,
@@ -93,6 +93,7 @@ pub(crate) fn run_check(a: Args) -> anyhow::Result<ExitCode> {
             cloud: a.cloud,
             params: &params,
             matrix: &set.matrix,
+            disks: &disks,
         };
         let results = run(&set, &a.profile, &cx);
         reports.push(CheckReport {

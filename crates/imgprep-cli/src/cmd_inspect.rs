@@ -3,8 +3,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use imgprep_guest::Image;
 use imgprep_inspect::{Options, inspect};
 
 /// Output formats of `inspect`.
@@ -40,22 +38,12 @@ pub(crate) struct Args {
     /// Do not list installed packages (faster on large package databases).
     #[arg(long)]
     no_applications: bool,
-    /// Passphrase for a LUKS device, as virt-inspector takes it: ID:key:PASSPHRASE or
-    /// ID:file:PATH (first line of the file); ID is the device (/dev/sda2) or the LUKS UUID
-    /// (repeatable).
-    #[arg(long = "key", value_name = "ID:key:PASSPHRASE", value_parser = crate::keys::key_arg)]
-    keys: Vec<crate::keys::KeyArg>,
+    #[command(flatten)]
+    open: crate::OpenArgs,
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
-    let opts = crate::keys::scan_options(&a.keys)?;
-    let image = Image::open_with(&a.images, &opts).with_context(|| {
-        a.images
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    })?;
+    let image = a.open.open(&a.images)?;
     let i = inspect(
         &image,
         Options {

@@ -9,9 +9,11 @@ mod cmd_rules;
 mod keys;
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use imgprep_guest::{Image, ImageError};
 
 /// Inspect, validate and prepare offline VM disk images (qcow2, raw, VMDK, VHD, VHDX) without
 /// booting them.
@@ -48,6 +50,38 @@ fn main() -> ExitCode {
             let _ = writeln!(std::io::stderr(), "imgprep: error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// How images are opened: which other host files they may name, and the keys of their LUKS
+/// devices.
+#[derive(Debug, clap::Args)]
+pub(crate) struct OpenArgs {
+    /// Also allow backing files and VMDK extent files inside DIR (repeatable). By default an
+    /// image may name only files in its own directory (or below it): a qcow2 backing file or an
+    /// extent that resolves elsewhere, or to anything but a regular file, is refused.
+    #[arg(long = "allow-backing", value_name = "DIR")]
+    allow_backing: Vec<PathBuf>,
+    /// Passphrase for a LUKS device, as virt-inspector takes it: ID:key:PASSPHRASE or
+    /// ID:file:PATH (first line of the file); ID is the device (/dev/sda2) or the LUKS UUID
+    /// (repeatable).
+    #[arg(long = "key", value_name = "ID:key:PASSPHRASE", value_parser = crate::keys::key_arg)]
+    keys: Vec<crate::keys::KeyArg>,
+}
+
+impl OpenArgs {
+    /// Opens the disks of one VM; errors name the image.
+    pub(crate) fn open(&self, paths: &[PathBuf]) -> anyhow::Result<Image> {
+        let opts = crate::keys::scan_options(&self.keys)?;
+        Image::open_with(paths, &self.allow_backing, &opts).map_err(|e| match e {
+            // Already names the image it is about.
+            e @ (ImageError::Disk { .. }
+            | ImageError::Container(imgprep_container::Error::Io(_))) => anyhow::Error::new(e),
+            e => {
+                let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+                anyhow::Error::new(e).context(shown.join(", "))
+            }
+        })
     }
 }
 

@@ -3,7 +3,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::Format;
+use crate::{Format, Role};
 
 /// Why an image could not be opened or read.
 ///
@@ -152,10 +152,10 @@ pub enum Error {
     },
 
     /// The image names a backing file (or extent file) that could not be opened.
-    #[error("cannot open {role} {name:?} (resolved to {})", path.display())]
+    #[error("{role} {name:?} (resolved to {})", path.display())]
     BackingOpen {
-        /// "backing file" or "extent file".
-        role: &'static str,
+        /// Where the image names it.
+        role: Role,
         /// The name as stored in the image.
         name: String,
         /// The path it resolved to.
@@ -164,11 +164,41 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// The image names a file outside the directories it may read from.
+    #[error(
+        "{role} {name:?} resolves to {}, outside the image's directory ({}); files an image \
+         names are read only from there unless allowed (--allow-backing {})",
+        path.display(),
+        join_paths(allowed),
+        outside.display()
+    )]
+    BackingOutside {
+        /// Where the image names it.
+        role: Role,
+        /// The name as stored in the image.
+        name: String,
+        /// The path it resolved to (canonical).
+        path: PathBuf,
+        /// The directories it could have been in.
+        allowed: Vec<PathBuf>,
+        /// The directory that would have to be allowed.
+        outside: PathBuf,
+    },
+
+    /// A directory given to allow backing files cannot be used.
+    #[error("allowed backing directory {}: {source}", path.display())]
+    AllowedDir {
+        /// The directory as given.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: io::Error,
+    },
+
     /// The image names a backing file (or extent), but the caller allows no other files.
     #[error("image names {role} {name:?}, but no files may be opened besides the image")]
     BackingRefused {
-        /// "backing file" or "extent file".
-        role: &'static str,
+        /// Where the image names it.
+        role: Role,
         /// The name as stored in the image.
         name: String,
     },
@@ -214,6 +244,14 @@ pub enum Error {
         /// The error.
         source: Box<Error>,
     },
+}
+
+fn join_paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Error {

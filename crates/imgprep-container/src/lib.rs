@@ -1,16 +1,16 @@
 //! Read-only disk image containers: turns an image file (raw, qcow2, VMDK, VHD, VHDX) into the
 //! virtual disk a guest would see, as one [`ReadAt`].
 //!
-//! The format is detected from the file's content, never from its name. qcow2 backing chains
-//! and VMDK extent files are opened through a [`BackingResolver`], so callers decide which other
-//! files an image may name ([`Disk::open`] resolves them on the host file system the way qemu
-//! does; [`Disk::from_source`] with [`NoFiles`] refuses them). Reads go through small caches of
+//! The format is detected from the file's content, never from its name. qcow2 backing files and
+//! external data files and VMDK extent files are opened through a [`BackingResolver`], so
+//! callers decide which other files an image may name ([`Disk::open`] resolves them the way qemu
+//! does, confined to the image's directory by [`HostFiles`]; [`Disk::from_source`] with
+//! [`NoFiles`] refuses them). Reads go through small caches of
 //! L2 tables, BATs and grain tables, so memory stays bounded whatever the virtual size.
 //!
 //! This crate never writes, knows nothing of partitions or filesystems, and refuses features it
-//! does not implement (encryption, zstd clusters, extended L2 entries, external data files, VHD
-//! and VHDX differencing disks, VHDX logs that need replaying) with [`Error::Unsupported`]
-//! instead of returning wrong bytes.
+//! does not implement (encryption, VHD and VHDX differencing disks, VHDX logs that need
+//! replaying) with [`Error::Unsupported`] instead of returning wrong bytes.
 #![forbid(unsafe_code)]
 
 mod error;
@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use error::Error;
-use imgprep_io::{FileSource, ReadAt};
+use imgprep_io::{FileSource, ReadAt, host};
 
 /// Longest backing chain accepted below the top image.
 pub const MAX_BACKING_DEPTH: usize = 64;
@@ -93,28 +93,41 @@ pub struct Layer {
     pub format: Format,
 }
 
-/// What other file an image names.
+/// What other file an image names, and where it names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    /// A qcow2 backing file.
+    /// A qcow2 backing file (the header's backing file name).
     BackingFile,
-    /// A file holding one extent of a VMDK described by a descriptor file.
-    ExtentFile,
-}
-
-impl Role {
-    fn as_str(self) -> &'static str {
-        match self {
-            Role::BackingFile => "backing file",
-            Role::ExtentFile => "extent file",
-        }
-    }
+    /// A file holding one extent of a VMDK, named on a line of its descriptor.
+    ExtentFile {
+        /// 1-based line of the descriptor.
+        line: usize,
+    },
+    /// A qcow2 external data file (the header's data file name).
+    DataFile,
 }
 
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        match self {
+            Role::BackingFile => f.write_str("backing file name"),
+            Role::ExtentFile { line } => write!(f, "extent file on descriptor line {line}"),
+            Role::DataFile => f.write_str("external data file name"),
+        }
     }
+}
+
+/// A file besides the top image that an opened disk reads: a backing file or an extent file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Companion {
+    /// The image that names it.
+    pub named_by: PathBuf,
+    /// How it names it.
+    pub role: Role,
+    /// The name as stored in the image.
+    pub name: String,
+    /// The file opened (canonical).
+    pub path: PathBuf,
 }
 
 /// Opens the files an image names: qcow2 backing files and VMDK extents.
@@ -131,10 +144,32 @@ pub trait BackingResolver {
     ) -> Result<(PathBuf, Arc<dyn ReadAt>), Error>;
 }
 
-/// Resolves names on the host file system as qemu does: absolute names as they are, relative
-/// names against the directory of the image that names them. Returned paths are canonical.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct HostFiles;
+/// Resolves names on the host file system as qemu does (absolute names as they are, relative
+/// names against the directory of the image that names them), confined: the file must resolve,
+/// symlinks followed, to a regular file inside one of the allowed directories (the top image's
+/// directory and those the user allowed). A block device is accepted only when the top image
+/// is one. The final open does not follow symlinks and does not block; the type is checked on
+/// the opened descriptor. Returned paths are canonical.
+#[derive(Debug, Clone, Default)]
+pub struct HostFiles {
+    allowed: Vec<PathBuf>,
+    block_devices: bool,
+}
+
+impl HostFiles {
+    /// A resolver confined to the canonical directories `allowed`.
+    pub fn confined(allowed: Vec<PathBuf>, block_devices: bool) -> Self {
+        Self {
+            allowed,
+            block_devices,
+        }
+    }
+
+    /// The directories names may resolve into.
+    pub fn allowed(&self) -> &[PathBuf] {
+        &self.allowed
+    }
+}
 
 impl BackingResolver for HostFiles {
     fn open(
@@ -152,13 +187,35 @@ impl BackingResolver for HostFiles {
                 .join(name)
         };
         let fail = |source| Error::BackingOpen {
-            role: role.as_str(),
+            role,
             name: name.to_owned(),
             path: candidate.clone(),
             source,
         };
         let path = fs_err::canonicalize(&candidate).map_err(fail)?;
-        let src = FileSource::open(path.clone()).map_err(fail)?;
+        if !self.allowed.iter().any(|dir| path.starts_with(dir)) {
+            let outside = path.parent().unwrap_or(Path::new("/")).to_owned();
+            return Err(Error::BackingOutside {
+                role,
+                name: name.to_owned(),
+                path,
+                allowed: self.allowed.clone(),
+                outside,
+            });
+        }
+        let accept = if self.block_devices {
+            host::Accept::RegularOrBlock
+        } else {
+            host::Accept::Regular
+        };
+        let fail = |source| Error::BackingOpen {
+            role,
+            name: name.to_owned(),
+            path: path.clone(),
+            source,
+        };
+        let file = host::open(&path, accept, host::Follow::No).map_err(fail)?;
+        let src = FileSource::from_host(file).map_err(fail)?;
         Ok((path, Arc::new(src)))
     }
 }
@@ -176,7 +233,7 @@ impl BackingResolver for NoFiles {
         role: Role,
     ) -> Result<(PathBuf, Arc<dyn ReadAt>), Error> {
         Err(Error::BackingRefused {
-            role: role.as_str(),
+            role,
             name: name.to_owned(),
         })
     }
@@ -189,6 +246,7 @@ pub struct Disk {
     sector_size: u32,
     source: Arc<dyn ReadAt>,
     chain: Vec<Layer>,
+    companions: Vec<Companion>,
 }
 
 impl fmt::Debug for Disk {
@@ -198,19 +256,56 @@ impl fmt::Debug for Disk {
             .field("virtual_size", &self.size)
             .field("sector_size", &self.sector_size)
             .field("chain", &self.chain)
+            .field("companions", &self.companions)
             .finish()
     }
 }
 
 impl Disk {
-    /// Opens the image at `path`, detecting its format from its content, and any backing files
-    /// and extent files it names (relative names against the directory of the naming image).
+    /// Opens the image at `path`, detecting its format from its content, and the backing files
+    /// and extent files it names, confined to the image's own directory (see [`HostFiles`]).
     pub fn open(path: &Path) -> Result<Disk, Error> {
-        let src: Arc<dyn ReadAt> = Arc::new(FileSource::open(path)?);
-        let mut ctx = OpenCtx::new(&HostFiles);
-        if let Ok(canonical) = fs_err::canonicalize(path) {
-            ctx.seen.insert(canonical);
+        Disk::open_allowing(path, &[])
+    }
+
+    /// Like [`Disk::open`], also allowing backing and extent files inside the directories
+    /// `allow` (a chain whose base lives elsewhere, e.g. a shared base-image store).
+    pub fn open_allowing(path: &Path, allow: &[PathBuf]) -> Result<Disk, Error> {
+        let file = host::open(path, host::Accept::RegularOrBlock, host::Follow::Yes)?;
+        let block = file.kind == host::HostKind::Block;
+        let src: Arc<dyn ReadAt> = Arc::new(FileSource::from_host(file)?);
+        let mut allowed = Vec::new();
+        let canonical = fs_err::canonicalize(path)?;
+        // The directory of the image as named and as it really is: both are where the user
+        // pointed.
+        for dir in [path.parent(), canonical.parent()].into_iter().flatten() {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            allowed.push(fs_err::canonicalize(dir)?);
         }
+        for dir in allow {
+            let c = fs_err::canonicalize(dir).map_err(|source| Error::AllowedDir {
+                path: dir.clone(),
+                source,
+            })?;
+            if !c.is_dir() {
+                return Err(Error::AllowedDir {
+                    path: dir.clone(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        "not a directory",
+                    ),
+                });
+            }
+            allowed.push(c);
+        }
+        allowed.dedup();
+        let resolver = HostFiles::confined(allowed, block);
+        let mut ctx = OpenCtx::new(&resolver);
+        ctx.seen.insert(canonical);
         Disk::open_top(&mut ctx, src, path, None)
     }
 
@@ -263,6 +358,7 @@ impl Disk {
             sector_size: opened.sector_size,
             source: opened.source,
             chain: std::mem::take(&mut ctx.chain),
+            companions: std::mem::take(&mut ctx.companions),
         })
     }
 
@@ -289,6 +385,12 @@ impl Disk {
     /// This image, then its backing file, then that file's backing file, and so on.
     pub fn chain(&self) -> &[Layer] {
         &self.chain
+    }
+
+    /// Every file besides the top image that the disk reads (backing files, extent files), in
+    /// the order they were opened. Empty for a self-contained image.
+    pub fn companions(&self) -> &[Companion] {
+        &self.companions
     }
 }
 
@@ -366,10 +468,11 @@ pub(crate) struct Opened {
 
 /// State shared while one chain is opened.
 pub(crate) struct OpenCtx<'a> {
-    pub(crate) resolver: &'a dyn BackingResolver,
+    resolver: &'a dyn BackingResolver,
     chain: Vec<Layer>,
+    companions: Vec<Companion>,
     seen: HashSet<PathBuf>,
-    cache: Arc<util::Cache>,
+    pub(crate) cache: Arc<util::Cache>,
 }
 
 impl<'a> OpenCtx<'a> {
@@ -377,9 +480,28 @@ impl<'a> OpenCtx<'a> {
         Self {
             resolver,
             chain: Vec::new(),
+            companions: Vec::new(),
             seen: HashSet::new(),
             cache: util::Cache::new(),
         }
+    }
+
+    /// Opens the file `name` that the image at `naming` names, through the resolver, and
+    /// records it.
+    pub(crate) fn open_named(
+        &mut self,
+        naming: &Path,
+        name: &str,
+        role: Role,
+    ) -> Result<(PathBuf, Arc<dyn ReadAt>), Error> {
+        let (path, src) = self.resolver.open(naming, name, role)?;
+        self.companions.push(Companion {
+            named_by: naming.to_owned(),
+            role,
+            name: name.to_owned(),
+            path: path.clone(),
+        });
+        Ok((path, src))
     }
 }
 
@@ -401,13 +523,17 @@ fn open_layer(
         }),
         Format::Qcow2 => {
             let header = qcow2::Header::parse(&*src)?;
+            let data_file = match &header.data_file {
+                Some(name) => Some(ctx.open_named(path, name, Role::DataFile)?.1),
+                None => None,
+            };
             let backing = match &header.backing {
                 Some(b) => Some(open_backing(ctx, path, &b.name, b.format.as_deref())?),
                 None => None,
             };
-            qcow2::open(src, header, backing, &ctx.cache)
+            qcow2::open(src, header, backing, data_file, &ctx.cache)
         }
-        Format::Vmdk => vmdk::open(src, path, ctx.resolver, &ctx.cache),
+        Format::Vmdk => vmdk::open(src, path, ctx),
         Format::Vhd => vhd::open(src, &ctx.cache),
         Format::Vhdx => vhdx::open(src, &ctx.cache),
     }
@@ -432,7 +558,7 @@ fn open_backing(
         ),
         None => None,
     };
-    let (path, src) = ctx.resolver.open(naming, name, Role::BackingFile)?;
+    let (path, src) = ctx.open_named(naming, name, Role::BackingFile)?;
     if !ctx.seen.insert(path.clone()) {
         return Err(Error::BackingLoop { path });
     }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use imgprep_io::ReadAt;
 
 use crate::util::{self, Cache, Tables, check_within, field};
-use crate::{BackingResolver, Error, Format, Opened, Role};
+use crate::{Error, Format, OpenCtx, Opened, Role};
 
 const F: Format = Format::Vmdk;
 const GD_AT_END: u64 = u64::MAX;
@@ -78,9 +78,9 @@ pub(crate) fn probe_descriptor(head: &[u8]) -> bool {
 pub(crate) fn open(
     file: Arc<dyn ReadAt>,
     path: &Path,
-    resolver: &dyn BackingResolver,
-    cache: &Arc<Cache>,
+    ctx: &mut OpenCtx<'_>,
 ) -> Result<Opened, Error> {
+    let cache = &ctx.cache.clone();
     let mut magic = [0u8; 4];
     if file.size() >= 4 {
         file.read_exact_at(0, &mut magic)?;
@@ -91,7 +91,7 @@ pub(crate) fn open(
             vec![Extent::Sparse(sparse)]
         }
         b"COWD" => return Err(Error::unsupported(F, "VMware 3 (COWD) sparse extent")),
-        _ => open_descriptor(&*file, path, resolver, cache)?,
+        _ => open_descriptor(&*file, path, ctx)?,
     };
     let mut starts = Vec::with_capacity(extents.len());
     let mut size = 0u64;
@@ -129,9 +129,9 @@ fn refuse_parent(text: &str) -> Result<(), Error> {
 fn open_descriptor(
     file: &dyn ReadAt,
     path: &Path,
-    resolver: &dyn BackingResolver,
-    cache: &Arc<Cache>,
+    ctx: &mut OpenCtx<'_>,
 ) -> Result<Vec<Extent>, Error> {
+    let cache = &ctx.cache.clone();
     let len = file.size().min(MAX_DESCRIPTOR) as usize;
     let mut raw = vec![0u8; len];
     file.read_exact_at(0, &mut raw)?;
@@ -174,7 +174,7 @@ fn open_descriptor(
                 detail: format!("more than {MAX_EXTENTS} extents"),
             });
         }
-        let (ext_path, src) = resolver.open(path, &ext.name, Role::ExtentFile)?;
+        let (ext_path, src) = ctx.open_named(path, &ext.name, Role::ExtentFile { line: i + 1 })?;
         let wrap = |e: Error| Error::InFile {
             path: ext_path.clone(),
             source: Box::new(e),

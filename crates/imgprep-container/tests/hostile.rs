@@ -35,10 +35,7 @@ impl BackingResolver for Files {
         match self.0.get(name) {
             Some(b) => Ok((PathBuf::from(name), b.clone() as Arc<dyn ReadAt>)),
             None => Err(Error::BackingOpen {
-                role: match role {
-                    Role::BackingFile => "backing file",
-                    _ => "extent file",
-                },
+                role,
                 name: name.to_owned(),
                 path: PathBuf::from(name),
                 source: std::io::ErrorKind::NotFound.into(),
@@ -360,33 +357,45 @@ fn hostile_qcow2_images_fail_cleanly() {
         check(case, image, &none, want);
     }
 
-    // Unsupported features in images qemu-img writes.
-    let unsupported = [
+    // Features qemu-img writes, damaged or naming files that may not be opened.
+    let be64 = |b: &[u8], at: usize| u64::from_be_bytes(b[at..at + 8].try_into().unwrap());
+    // The first L2 entry of an image: L1 table offset at 40, L2 table offset in L1[0].
+    let l2_entry = |b: &[u8]| (be64(b, be64(b, 40) as usize) & 0x00ff_ffff_ffff_fe00) as usize;
+    let extl2 = b.convert("qcow2", &["-o", "extended_l2=on"]);
+    let zstd = b.convert("qcow2", &["-c", "-o", "compression_type=zstd"]);
+    let rows: Vec<(&str, Vec<u8>, &str)> = vec![
         (
-            "zstd",
-            &[
-                "-f",
-                "qcow2",
-                "-o",
-                "compression_type=zstd",
-                "new.img",
-                "1M",
-            ][..],
-            "zstd compression",
+            "external data file refused",
+            b.create(&["-f", "qcow2", "-o", "data_file=data.raw", "new.img", "1M"]),
+            "external data file name \"data.raw\" (resolved to data.raw)",
         ),
         (
-            "extended L2",
-            &["-f", "qcow2", "-o", "extended_l2=on", "new.img", "1M"],
-            "extended L2 entries",
+            "external data file bit without a name",
+            mutate(&v3, |b| put_be64(b, 72, 1 << 2)),
+            "external data file with no name in the header",
         ),
         (
-            "external data file",
-            &["-f", "qcow2", "-o", "data_file=data.raw", "new.img", "1M"],
-            "external data file",
+            "subcluster both allocated and zero",
+            mutate(&extl2, |b| {
+                let at = l2_entry(b) + 8;
+                let bitmap = be64(b, at) | 1 | (1 << 32);
+                put_be64(b, at, bitmap);
+            }),
+            "subcluster bitmap at",
+        ),
+        (
+            "corrupt zstd cluster",
+            mutate(&zstd, |b| {
+                let entry = be64(b, l2_entry(b));
+                let shift = 62 - (16 - 8);
+                let at = (entry & ((1u64 << shift) - 1)) as usize;
+                b[at..at + 16].fill(0xff);
+            }),
+            "compressed cluster at",
         ),
     ];
-    for (case, args, want) in unsupported {
-        check(case, b.create(args), &none, want);
+    for (case, image, want) in rows {
+        check(case, image, &none, want);
     }
 }
 
@@ -488,7 +497,7 @@ fn hostile_backing_chains_fail_cleanly() {
         "missing backing file",
         overlay(&b, Some("qcow2"), "gone.qcow2"),
         &Files::default(),
-        "cannot open backing file \"gone.qcow2\"",
+        "backing file name \"gone.qcow2\" (resolved to gone.qcow2)",
     );
     let raw_files = Files::default().with("base.raw", raw.clone());
     check(
@@ -524,7 +533,7 @@ fn hostile_backing_chains_fail_cleanly() {
         "backing files refused",
         overlay(&b, Some("qcow2"), "x.qcow2"),
         &Files::default(),
-        "cannot open",
+        "backing file name \"x.qcow2\" (resolved to x.qcow2)",
     );
     let refused = Disk::from_source(
         Arc::new(overlay(&b, Some("qcow2"), "x.qcow2")),
@@ -555,7 +564,7 @@ fn hostile_backing_chains_fail_cleanly() {
     let err = Disk::open(&b.dir().join("o.qcow2")).unwrap_err();
     assert!(
         err.to_string()
-            .contains("cannot open backing file \"missing.qcow2\""),
+            .contains("backing file name \"missing.qcow2\" (resolved to"),
         "{err}"
     );
     // A -> B -> A on the host.
@@ -1097,7 +1106,7 @@ fn hostile_vmdk_images_fail_cleanly() {
             "extent file missing",
             desc.clone().into_bytes(),
             &none,
-            "cannot open extent file \"f-flat.vmdk\"",
+            "extent file on descriptor line 8 \"f-flat.vmdk\"",
         ),
         (
             "absurd flat extent",

@@ -37,9 +37,11 @@ fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
     a.iter().zip(b).position(|(x, y)| x != y)
 }
 
-/// Opens `image` with our reader and checks it against qemu's reading of it as `fmt`.
+/// Opens `image` with our reader (backing files allowed anywhere under `dir`) and checks it
+/// against qemu's reading of it as `fmt`.
 fn check(dir: &Path, image: &Path, fmt: &str, want: Format) -> Disk {
-    let disk = Disk::open(image).unwrap_or_else(|e| panic!("{}: {e}", image.display()));
+    let disk = Disk::open_allowing(image, &[dir.to_owned()])
+        .unwrap_or_else(|e| panic!("{}: {e}", image.display()));
     assert_eq!(disk.format(), want, "{}", image.display());
     assert_eq!(
         disk.virtual_size(),
@@ -196,7 +198,28 @@ fn qcow2_backing_chains_read_like_qemu() {
         "write -P 0xa5 1056k 8k",
     );
     qemu_io(&dir.join("a"), "qcow2", "top.qcow2", "write -z 128k 64k");
+    // qemu follows ../b/mid.qcow2; imgprep does only when b/ (or a parent) is allowed.
+    let err = Disk::open(&dir.join("a/top.qcow2"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("backing file name \"../b/mid.qcow2\" resolves to")
+            && err.contains("--allow-backing"),
+        "{err}"
+    );
     let disk = check(dir, &dir.join("a/top.qcow2"), "qcow2", Format::Qcow2);
+    let companions: Vec<String> = disk
+        .companions()
+        .iter()
+        .map(|c| format!("{} {:?}", c.role, c.name))
+        .collect();
+    assert_eq!(
+        companions,
+        [
+            "backing file name \"../b/mid.qcow2\"",
+            "backing file name \"base.raw\""
+        ]
+    );
     let chain: Vec<(String, Format)> = disk
         .chain()
         .iter()
@@ -234,6 +257,9 @@ fn qcow2_backing_chains_read_like_qemu() {
     qemu_io(dir, "qcow2", "abs.qcow2", "write -P 0x5a 300k 100k");
     qemu_io(dir, "qcow2", "abs.qcow2", "write -z 0 64k");
     check(dir, &dir.join("abs.qcow2"), "qcow2", Format::Qcow2);
+    // An absolute backing name inside the top image's directory needs no permission (this is
+    // what `qemu-img create -b` and Packer write).
+    Disk::open(&dir.join("abs.qcow2")).unwrap();
 
     // Backing format not declared (qemu-img no longer writes such images, so the backing format
     // extension is renamed to an unknown one): probed as qcow2, allowed since only raw backing
@@ -469,4 +495,80 @@ fn vhdx_metadata_region(img: &[u8]) -> usize {
         .find(|&e| img[e..e + 4] == [0x06, 0xa2, 0x7c, 0x8b])
         .map(|e| u64::from_le_bytes(img[e + 16..e + 24].try_into().unwrap()) as usize)
         .unwrap()
+}
+
+#[test]
+fn qcow2_as_qemu_writes_it_today_reads_like_qemu() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let raw = make_raw(dir, "disk.raw", SIZE);
+    // zstd-compressed clusters, at several cluster sizes.
+    let cases: &[(&str, &[&str])] = &[
+        ("zstd.qcow2", &["-c", "-o", "compression_type=zstd"]),
+        (
+            "zstd-4k.qcow2",
+            &["-c", "-o", "compression_type=zstd,cluster_size=4k"],
+        ),
+        (
+            "zstd-2m.qcow2",
+            &["-c", "-o", "compression_type=zstd,cluster_size=2M"],
+        ),
+        // Extended L2 entries, alone and with compression.
+        ("extl2.qcow2", &["-o", "extended_l2=on"]),
+        (
+            "extl2-c32k.qcow2",
+            &["-o", "extended_l2=on,cluster_size=32k"],
+        ),
+        (
+            "extl2-zstd.qcow2",
+            &["-c", "-o", "extended_l2=on,compression_type=zstd"],
+        ),
+    ];
+    for (name, opts) in cases {
+        let img = convert(dir, &raw, name, "qcow2", opts);
+        check(dir, &img, "qcow2", Format::Qcow2);
+    }
+
+    // Subclusters over a backing file: some allocated, some zeroed, the rest from the backing.
+    qemu_img(
+        dir,
+        &[
+            "create",
+            "-f",
+            "qcow2",
+            "-o",
+            "extended_l2=on,cluster_size=64k",
+            "-F",
+            "raw",
+            "-b",
+            "disk.raw",
+            "sub.qcow2",
+        ],
+    );
+    qemu_io(dir, "qcow2", "sub.qcow2", "write -P 0x77 8k 2k");
+    qemu_io(dir, "qcow2", "sub.qcow2", "write -P 0x66 70k 6k");
+    qemu_io(dir, "qcow2", "sub.qcow2", "write -z 140k 4k");
+    qemu_io(dir, "qcow2", "sub.qcow2", "write -z 1M 64k");
+    let disk = check(dir, &dir.join("sub.qcow2"), "qcow2", Format::Qcow2);
+    assert_eq!(disk.chain().len(), 2);
+
+    // External data files, raw and not, named in the header (confined like backing files).
+    for (name, opts) in [
+        ("ext.qcow2", "data_file=ext.data"),
+        ("extraw.qcow2", "data_file=extraw.data,data_file_raw=on"),
+    ] {
+        let img = convert(dir, &raw, name, "qcow2", &["-o", opts]);
+        let disk = check(dir, &img, "qcow2", Format::Qcow2);
+        let roles: Vec<String> = disk
+            .companions()
+            .iter()
+            .map(|c| format!("{} {}", c.role, c.name))
+            .collect();
+        let data = opts
+            .trim_start_matches("data_file=")
+            .split(',')
+            .next()
+            .unwrap();
+        assert_eq!(roles, [format!("external data file name {data}")]);
+    }
 }

@@ -19,6 +19,15 @@ pub enum ImageError {
     /// The container format could not be read.
     #[error(transparent)]
     Container(#[from] imgprep_container::Error),
+    /// One disk image of the VM could not be opened (the reason is the source).
+    #[error("{}", path.display())]
+    Disk {
+        /// The image as given.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: Box<imgprep_container::Error>,
+    },
     /// The partition table or LVM metadata could not be read.
     #[error(transparent)]
     Volume(#[from] imgprep_volume::Error),
@@ -114,16 +123,39 @@ const NOT_FILESYSTEMS: [&str; 4] = [
 ];
 
 impl Image {
-    /// Opens the disk images of one VM, in disk order. Nothing is written.
+    /// Opens the disk images of one VM, in disk order. Nothing is written. Backing and extent
+    /// files must live in each image's directory (see `imgprep_container::HostFiles`).
     pub fn open(paths: &[impl AsRef<Path>]) -> Result<Image, ImageError> {
-        Self::open_with(paths, &ScanOptions::default())
+        Self::open_allowing(paths, &[])
     }
 
-    /// [`Image::open`] with keys for LUKS devices.
-    pub fn open_with(paths: &[impl AsRef<Path>], opts: &ScanOptions) -> Result<Image, ImageError> {
+    /// Like [`Image::open`], also allowing backing and extent files inside the directories
+    /// `allow`.
+    pub fn open_allowing(
+        paths: &[impl AsRef<Path>],
+        allow: &[std::path::PathBuf],
+    ) -> Result<Image, ImageError> {
+        Self::open_with(paths, allow, &ScanOptions::default())
+    }
+
+    /// Like [`Image::open_allowing`], with keys for LUKS devices (`opts`).
+    pub fn open_with(
+        paths: &[impl AsRef<Path>],
+        allow: &[std::path::PathBuf],
+        opts: &ScanOptions,
+    ) -> Result<Image, ImageError> {
         let disks = paths
             .iter()
-            .map(|p| Disk::open(p.as_ref()))
+            .map(|p| {
+                Disk::open_allowing(p.as_ref(), allow).map_err(|source| match source {
+                    // Opening or reading the file: the error names it already.
+                    e @ imgprep_container::Error::Io(_) => ImageError::Container(e),
+                    source => ImageError::Disk {
+                        path: p.as_ref().to_owned(),
+                        source: Box::new(source),
+                    },
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Self::from_disks_with(disks, opts)
     }

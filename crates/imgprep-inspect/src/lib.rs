@@ -23,7 +23,8 @@ mod windows;
 use std::sync::Arc;
 
 pub use model::{
-    Application, DriveMapping, FilesystemInfo, Inspection, MountPoint, OperatingSystem, Service,
+    Application, ChainLayer, CompanionFile, DiskInfo, DriveMapping, FilesystemInfo, Inspection,
+    MountPoint, OperatingSystem, Service,
 };
 
 use imgprep_guest::{Image, MountTable, Mountable, NativeGuest};
@@ -58,7 +59,46 @@ pub fn inspect(image: &Image, opts: Options) -> Inspection {
     Inspection {
         operatingsystems: roots.into_iter().map(|r| r.os).collect(),
         notes,
+        disks: disks(image),
     }
+}
+
+/// The disks of `image` with the host files each reads, in disk order (`/dev/sda` first).
+pub fn disks(image: &Image) -> Vec<DiskInfo> {
+    let shown = |p: &std::path::Path| p.display().to_string();
+    image
+        .disks()
+        .iter()
+        .enumerate()
+        .map(|(i, d)| DiskInfo {
+            device: imgprep_volume::disk_name(i),
+            path: d
+                .chain()
+                .first()
+                .map(|l| shown(&l.path))
+                .unwrap_or_default(),
+            format: d.format().to_string(),
+            virtual_size: d.virtual_size(),
+            chain: d
+                .chain()
+                .iter()
+                .map(|l| ChainLayer {
+                    path: shown(&l.path),
+                    format: l.format.to_string(),
+                })
+                .collect(),
+            companions: d
+                .companions()
+                .iter()
+                .map(|c| CompanionFile {
+                    role: c.role.to_string(),
+                    named_by: shown(&c.named_by),
+                    name: c.name.clone(),
+                    path: shown(&c.path),
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// Inspects every OS in `image` and keeps the assembled guest view of each, for the rules.
@@ -82,7 +122,14 @@ pub fn inspect_roots(image: &Image, opts: Options) -> (Vec<Root>, Vec<String>) {
         match linux::check_filesystem(&alone) {
             Role::Root(d) => found.push((entry.mountable.clone(), *d)),
             Role::Usr(d) => usrs.push((entry.mountable.clone(), *d)),
-            Role::Other => {}
+            Role::Other => {
+                if let Some(why) = unreadable(&alone) {
+                    notes.push(format!(
+                        "{}: not recognised as an OS root, and part of it cannot be read: {why}",
+                        entry.mountable
+                    ));
+                }
+            }
         }
     }
     let roots = found
@@ -93,6 +140,35 @@ pub fn inspect_roots(image: &Image, opts: Options) -> (Vec<Root>, Vec<String>) {
         })
         .collect();
     (roots, notes)
+}
+
+/// Directories whose contents decide whether a filesystem is an OS root (Linux and Windows
+/// spellings; NTFS and FAT match names without case).
+const ROOT_MARKERS: [&str; 6] = [
+    "/etc",
+    "/bin",
+    "/usr",
+    "/windows",
+    "/winnt",
+    "/windows/system32",
+];
+
+/// The first read error (not "does not exist") met listing the directories that decide whether
+/// a filesystem is an OS root: what makes an unreadable root look like no root at all.
+fn unreadable(g: &NativeGuest) -> Option<String> {
+    use imgprep_guest::Guest as _;
+    if let Err(e) = g.read_dir("/") {
+        return Some(e.to_string());
+    }
+    ROOT_MARKERS.iter().find_map(|p| match g.read_dir(p) {
+        Err(e)
+            if !e.is_not_found()
+                && !matches!(e, imgprep_guest::GuestError::NotADirectory { .. }) =>
+        {
+            Some(e.to_string())
+        }
+        _ => None,
+    })
 }
 
 /// A guest view of one filesystem on its own, as libguestfs's chroot checks see it.
@@ -306,7 +382,7 @@ fn build_root(image: &Image, root: Mountable, d: Data, opts: Options) -> Root {
         && let (Some(sys), Some(ccs)) = (&w.system_hive, &w.current_control_set)
     {
         match windows::load_hive(&guest, sys) {
-            Ok(h) => os.services = windows::services(&h, ccs),
+            Ok(h) => os.services = windows::services(&h, ccs, &mut os.notes),
             Err(e) => os.notes.push(e),
         }
     }

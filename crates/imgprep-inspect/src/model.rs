@@ -11,6 +11,57 @@ pub struct Inspection {
     /// filesystems that could not be opened.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The disk images read (beyond virt-inspector): format, size and every other file each one
+    /// reads (its backing chain, its extent files).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub disks: Vec<DiskInfo>,
+}
+
+/// One disk of the VM and the host files behind it.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct DiskInfo {
+    /// The device the guest sees it as, e.g. `/dev/sda`.
+    pub device: String,
+    /// The image file as given.
+    pub path: String,
+    /// Its container format (`qcow2`, `vmdk`, …).
+    pub format: String,
+    /// Size of the virtual disk in bytes.
+    pub virtual_size: u64,
+    /// The image, then each backing file (the chain qemu would read).
+    pub chain: Vec<ChainLayer>,
+    /// Files the disk reads besides the image itself: backing files and VMDK extent files.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub companions: Vec<CompanionFile>,
+}
+
+/// One image of a backing chain.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ChainLayer {
+    /// Host path (canonical for backing files).
+    pub path: String,
+    /// Container format.
+    pub format: String,
+}
+
+/// A host file an image names.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct CompanionFile {
+    /// Where it is named, e.g. `backing file name` or `extent file on descriptor line 8`.
+    pub role: String,
+    /// The image that names it.
+    pub named_by: String,
+    /// The name as stored.
+    pub name: String,
+    /// The file it resolved to (canonical).
+    pub path: String,
+}
+
+impl DiskInfo {
+    /// True when the disk is one file: no backing file, no extent in another file.
+    pub fn is_self_contained(&self) -> bool {
+        self.companions.is_empty()
+    }
 }
 
 /// One operating system, with virt-inspector's field names. Fields virt-inspector leaves out

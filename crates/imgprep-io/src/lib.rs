@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod crc;
+pub mod host;
 
 use std::fmt;
 use std::io;
@@ -113,11 +114,23 @@ pub struct FileSource {
 }
 
 impl FileSource {
-    /// Opens `path` read-only. The file is never written.
+    /// Opens the image `path` read-only: a regular file or a block device (symlinks followed;
+    /// a FIFO, socket or character device is refused without blocking). Never written.
     pub fn open(path: impl Into<PathBuf>) -> io::Result<Self> {
-        let file = fs_err::File::open(path.into())?;
-        let size = file.metadata()?.len();
-        Ok(Self { file, size })
+        let path = path.into();
+        Self::from_host(host::open(
+            &path,
+            host::Accept::RegularOrBlock,
+            host::Follow::Yes,
+        )?)
+    }
+
+    /// A source over a file opened by [`host::open`] (which checked its type).
+    pub fn from_host(f: host::HostFile) -> io::Result<Self> {
+        Ok(Self {
+            file: f.file,
+            size: f.size,
+        })
     }
 
     /// The path the file was opened from.

@@ -180,6 +180,12 @@ pub fn table(i: &Inspection, image: &str) -> String {
         out.push_str(&t.to_string());
         out.push('\n');
     }
+    for d in i.disks.iter().filter(|d| !d.is_self_contained()) {
+        out.push_str(&format!("{} ({}) also reads:\n", d.device, d.path));
+        for c in &d.companions {
+            out.push_str(&format!("  {} {:?} -> {}\n", c.role, c.name, c.path));
+        }
+    }
     for n in &i.notes {
         out.push_str(&format!("note: {n}\n"));
     }

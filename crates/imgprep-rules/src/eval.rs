@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use imgprep_guest::Guest;
-use imgprep_inspect::OperatingSystem;
+use imgprep_inspect::{DiskInfo, OperatingSystem};
 
 use crate::load::RuleSet;
 use crate::matrix::Matrix;
@@ -21,6 +21,8 @@ pub struct Context<'a> {
     pub params: &'a BTreeMap<String, String>,
     /// The bootstrapping support matrix.
     pub matrix: &'a Matrix,
+    /// The disk images and the host files behind them.
+    pub disks: &'a [DiskInfo],
 }
 
 impl std::fmt::Debug for Context<'_> {

@@ -22,6 +22,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "cloudify-agent.yaml",
         include_str!("../../../rules/cloudify-agent.yaml"),
     ),
+    ("image.yaml", include_str!("../../../rules/image.yaml")),
 ];
 
 /// The embedded support matrix.
@@ -228,6 +229,9 @@ fn valid_id(id: &str) -> bool {
         })
 }
 
+/// Largest rule file read from a `--rules` directory.
+const MAX_RULE_FILE: u64 = 4 << 20;
+
 fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, LoadError> {
     let mut names: Vec<PathBuf> = fs_err::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -236,7 +240,10 @@ fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, LoadError> {
     names.sort();
     names
         .into_iter()
-        .map(|p| Ok((p.display().to_string(), fs_err::read_to_string(&p)?)))
+        .map(|p| {
+            let text = imgprep_io::host::read_to_string(&p, MAX_RULE_FILE)?;
+            Ok((p.display().to_string(), text))
+        })
         .collect()
 }
 

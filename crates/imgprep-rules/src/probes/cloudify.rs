@@ -2082,6 +2082,7 @@ mod tests {
             cloud: None,
             params: &params,
             matrix: &matrix,
+            disks: &[],
         };
         let venv = "{agent_dir}".to_owned();
         match probe {

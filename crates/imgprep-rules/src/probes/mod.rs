@@ -6,6 +6,7 @@ mod agent;
 mod boot;
 mod cloudify;
 mod generic;
+mod image;
 mod python;
 mod rackspace;
 mod text;
@@ -67,6 +68,8 @@ pub enum Check {
     CloudifyAgentPlugins(cloudify::CloudifyAgentPlugins),
     /// cloudbase-init is installed and its configuration runs user data (UserDataPlugin).
     CloudbaseInitUserdata(windows::CloudbaseInitUserdata),
+    /// Every disk is one file: no backing file, no extent in another file.
+    SelfContained(image::SelfContained),
 }
 
 impl Check {
@@ -74,6 +77,7 @@ impl Check {
     pub(crate) fn run(&self, cx: &Context<'_>) -> Outcome {
         match self {
             Check::FileExists(p) => p.run(cx),
+            Check::SelfContained(p) => p.run(cx),
             Check::FileMatches(p) => p.run(cx),
             Check::Package(p) => p.run(cx),
             Check::RegistryValue(p) => p.run(cx),

@@ -685,6 +685,7 @@ mod tests {
             cloud: None,
             params: &params,
             matrix: &matrix,
+            disks: &[],
         };
         match check {
             "present" => NovaAgentPresent {}.run(&cx),

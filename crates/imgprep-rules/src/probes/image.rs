@@ -1,0 +1,47 @@
+//! Probes about the image file itself rather than the guest inside it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::eval::Context;
+use crate::model::{Evidence, Outcome, Status};
+
+/// `probe: self-contained`: every disk is one file, with no backing file and no extent in
+/// another file.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SelfContained {}
+
+impl SelfContained {
+    pub(crate) fn run(&self, cx: &Context<'_>) -> Outcome {
+        let mut evidence = Vec::new();
+        for d in cx.disks {
+            for c in &d.companions {
+                evidence.push(Evidence::file(
+                    &c.named_by,
+                    format!("{} {:?} -> {}", c.role, c.name, c.path),
+                ));
+            }
+        }
+        if evidence.is_empty() {
+            let n = cx.disks.len();
+            let what = if n == 1 {
+                "the image is"
+            } else {
+                "every disk is"
+            };
+            return Outcome::new(
+                Status::Pass,
+                format!("{what} one file: no backing file, no extent in another file"),
+            );
+        }
+        let files = evidence.len();
+        Outcome::new(
+            Status::Fail,
+            format!(
+                "the image reads {files} other file{}: it cannot be uploaded as it is",
+                if files == 1 { "" } else { "s" }
+            ),
+        )
+        .with(evidence)
+    }
+}
