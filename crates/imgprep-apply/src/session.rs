@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use imgprep_guestfs::{AbortHandle, DriveOptions, Event, Handle, LaunchOptions, RegType};
 
-use crate::{Error, Instr, RegData};
+use imgprep_plan::Instr;
+use imgprep_sysconf::{FileOp, Op, RegValue};
+
+use crate::Error;
 
 /// Largest content written with one `write` call (libguestfs's message limit is about 2 MiB);
 /// larger files go through a temporary host file and `upload`.
@@ -87,40 +90,16 @@ impl Session {
         &mut self.h
     }
 
-    /// Carries out one instruction.
-    pub fn apply(&mut self, i: &Instr) -> Result<(), Error> {
+    /// Carries out one instruction; returns a note for the report when it did something other
+    /// than asked (a relabel left for the first boot).
+    pub fn apply(&mut self, i: &Instr) -> Result<Option<String>, Error> {
         let h = &mut self.h;
         let at = |path: &str| {
             let path = path.to_owned();
             move |e| Error::Guest { path, source: e }
         };
         match i {
-            Instr::Mkdir {
-                path,
-                mode,
-                uid,
-                gid,
-            } => {
-                h.mkdir_p(path).map_err(at(path))?;
-                h.chmod(*mode, path).map_err(at(path))?;
-                h.lchown(*uid, *gid, path).map_err(at(path))?;
-            }
-            Instr::Write {
-                path,
-                content,
-                mode,
-                uid,
-                gid,
-            } => {
-                if content.len() <= MAX_WRITE {
-                    h.write(path, content).map_err(at(path))?;
-                } else {
-                    let tmp = tempfile_with(content)?;
-                    h.upload(tmp.path(), path).map_err(at(path))?;
-                }
-                h.chmod(*mode, path).map_err(at(path))?;
-                h.lchown(*uid, *gid, path).map_err(at(path))?;
-            }
+            Instr::File(op) => return self.file(op).map(|()| None),
             Instr::Upload {
                 from,
                 path,
@@ -132,23 +111,72 @@ impl Session {
                 h.chmod(*mode, path).map_err(at(path))?;
                 h.lchown(*uid, *gid, path).map_err(at(path))?;
             }
-            Instr::Symlink { path, target } => {
-                h.ln_sf(target, path).map_err(at(path))?;
+            Instr::Unpack { bundle, prefix } => {
+                // Validated again: the file may have changed since the plan was made.
+                let b = imgprep_bundle::Bundle::open_plain(bundle, prefix)?;
+                let tar = TempFile(std::env::temp_dir().join(format!(
+                    "imgprep-bundle-{}-{}.tar",
+                    std::process::id(),
+                    b.entries.len()
+                )));
+                b.write_clean_tar(tar.path())?;
+                h.tar_in(tar.path(), prefix, None).map_err(at(prefix))?;
             }
-            Instr::Remove { path } => {
-                h.rm_f(path).map_err(at(path))?;
-            }
-            Instr::TarIn { tar, dir } => {
-                h.tar_in(tar, dir, None).map_err(at(dir))?;
-            }
-            Instr::Run { argv } => {
+            Instr::Run { argv, .. } => {
                 let args: Vec<&str> = argv.iter().map(String::as_str).collect();
                 h.command(&args).map_err(|e| Error::Command {
                     argv: argv.join(" "),
                     source: e,
                 })?;
             }
-            Instr::RegistrySet {
+            Instr::Relabel { file_contexts } => {
+                if h.feature_available(&["selinuxrelabel"]).unwrap_or(false) {
+                    h.selinux_relabel(file_contexts, "/", false)
+                        .map_err(at(file_contexts))?;
+                    return Ok(Some(format!("SELinux labels set from {file_contexts}")));
+                }
+                h.touch("/.autorelabel").map_err(at("/.autorelabel"))?;
+                return Ok(Some(
+                    "SELinux labels are set at first boot (/.autorelabel): the appliance has no \
+                     setfiles"
+                        .into(),
+                ));
+            }
+        }
+        Ok(None)
+    }
+
+    fn file(&mut self, op: &FileOp) -> Result<(), Error> {
+        let h = &mut self.h;
+        let path = op.path.as_str();
+        let at = |e| Error::Guest {
+            path: path.to_owned(),
+            source: e,
+        };
+        match &op.op {
+            Op::Mkdir { mode, uid, gid } => {
+                h.mkdir_p(path).map_err(at)?;
+                h.chmod(*mode, path).map_err(at)?;
+                h.lchown(*uid, *gid, path).map_err(at)?;
+            }
+            Op::Write {
+                content,
+                mode,
+                uid,
+                gid,
+            } => {
+                if content.len() <= MAX_WRITE {
+                    h.write(path, content).map_err(at)?;
+                } else {
+                    let tmp = tempfile_with(content)?;
+                    h.upload(tmp.path(), path).map_err(at)?;
+                }
+                h.chmod(*mode, path).map_err(at)?;
+                h.lchown(*uid, *gid, path).map_err(at)?;
+            }
+            Op::Symlink { target } => h.ln_sf(target, path).map_err(at)?,
+            Op::Remove => h.rm_f(path).map_err(at)?,
+            Op::RegistrySet {
                 hive,
                 key,
                 name,
@@ -159,7 +187,7 @@ impl Session {
                     Ok(h.hivex_node_set_value(node, name, ty, &bytes)?)
                 })?;
             }
-            Instr::RegistryDelete { hive, key, name } => {
+            Op::RegistryDelete { hive, key, name } => {
                 registry(h, hive, key, |h, node| match name {
                     Some(n) => delete_value(h, node, n),
                     None => Ok(h.hivex_node_delete_child(node)?),
@@ -319,17 +347,17 @@ fn utf16z(s: &str) -> Vec<u8> {
 }
 
 /// The registry type and bytes of a value, NUL-terminated strings included.
-fn encode(v: &RegData) -> (RegType, Vec<u8>) {
+fn encode(v: &RegValue) -> (RegType, Vec<u8>) {
     match v {
-        RegData::Sz(s) => (RegType(1), utf16z(s)),
-        RegData::ExpandSz(s) => (RegType(2), utf16z(s)),
-        RegData::MultiSz(items) => {
+        RegValue::Sz(s) => (RegType(1), utf16z(s)),
+        RegValue::ExpandSz(s) => (RegType(2), utf16z(s)),
+        RegValue::MultiSz(items) => {
             let mut b: Vec<u8> = items.iter().flat_map(|s| utf16z(s)).collect();
             b.extend([0, 0]);
             (RegType(7), b)
         }
-        RegData::Dword(n) => (RegType(4), n.to_le_bytes().to_vec()),
-        RegData::Qword(n) => (RegType(11), n.to_le_bytes().to_vec()),
-        RegData::Binary(b) => (RegType(3), b.clone()),
+        RegValue::Dword(n) => (RegType(4), n.to_le_bytes().to_vec()),
+        RegValue::Qword(n) => (RegType(11), n.to_le_bytes().to_vec()),
+        RegValue::Binary(b) => (RegType(3), b.clone()),
     }
 }

@@ -42,18 +42,8 @@ pub(crate) struct Args {
     /// Disk images to check, each on its own.
     #[arg(required = true, value_name = "IMAGE")]
     images: Vec<PathBuf>,
-    /// Rule profile (cloudcenter-worker, rackspace-nova-agent, cloudify-agent, or your own).
-    #[arg(long, short)]
-    profile: String,
-    /// Target cloud: decides bootstrapping support and cloud-specific rules.
-    #[arg(long, value_parser = cloud_parser())]
-    cloud: Option<Cloud>,
-    /// Profile parameter, e.g. bundle_store=http or ca=./ca.pem (repeatable).
-    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = parse_param)]
-    params: Vec<(String, String)>,
-    /// Extra directory of rule files (*.yaml) to load with the built-in ones (repeatable).
-    #[arg(long = "rules", value_name = "DIR")]
-    rules: Vec<PathBuf>,
+    #[command(flatten)]
+    profile: ProfileArgs,
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -62,6 +52,23 @@ pub(crate) struct Args {
     fail_on: FailOn,
     #[command(flatten)]
     open: crate::OpenArgs,
+}
+
+/// The profile and what parameterises it (shared by check and prepare).
+#[derive(Debug, clap::Args)]
+pub(crate) struct ProfileArgs {
+    /// Rule profile (cloudcenter-worker, rackspace-nova-agent, cloudify-agent, or your own).
+    #[arg(long, short)]
+    pub(crate) profile: String,
+    /// Target cloud: decides bootstrapping support and cloud-specific rules.
+    #[arg(long, value_parser = cloud_parser())]
+    pub(crate) cloud: Option<Cloud>,
+    /// Profile parameter, e.g. bundle_store=http or ca=./ca.pem (repeatable).
+    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = parse_param)]
+    pub(crate) params: Vec<(String, String)>,
+    /// Extra directory of rule files (*.yaml) to load with the built-in ones (repeatable).
+    #[arg(long = "rules", value_name = "DIR")]
+    pub(crate) rules: Vec<PathBuf>,
 }
 
 /// The level at which `check` exits 1.
@@ -98,8 +105,9 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
 }
 
 pub(crate) fn run_check(a: Args) -> anyhow::Result<ExitCode> {
-    let set = RuleSet::load(&a.rules)?;
-    let params = effective_params(&set, &a.profile, &a.params).map_err(anyhow::Error::msg)?;
+    let set = RuleSet::load(&a.profile.rules)?;
+    let params = effective_params(&set, &a.profile.profile, &a.profile.params)
+        .map_err(anyhow::Error::msg)?;
     let mut reports = Vec::new();
     for path in &a.images {
         let shown = path.display().to_string();
@@ -114,12 +122,19 @@ pub(crate) fn run_check(a: Args) -> anyhow::Result<ExitCode> {
             };
             bail!("{shown}: no operating system found, nothing to check{why}");
         };
-        let cx = Context::new(&root.os, &root.guest, a.cloud, &params, &set.matrix, &disks);
-        let results = run(&set, &a.profile, &cx);
+        let cx = Context::new(
+            &root.os,
+            &root.guest,
+            a.profile.cloud,
+            &params,
+            &set.matrix,
+            &disks,
+        );
+        let results = run(&set, &a.profile.profile, &cx);
         reports.push(CheckReport {
             image: shown,
-            profile: a.profile.clone(),
-            cloud: a.cloud.map(|c| c.to_string()),
+            profile: a.profile.profile.clone(),
+            cloud: a.profile.cloud.map(|c| c.to_string()),
             os: OsSummary::from(&root.os),
             summary: summary(&results),
             results,

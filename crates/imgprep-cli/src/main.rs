@@ -5,8 +5,13 @@
 
 mod cmd_check;
 mod cmd_inspect;
+mod cmd_prepare;
 mod cmd_rules;
+#[cfg(feature = "guestfs")]
+mod interrupt;
 mod keys;
+#[cfg(feature = "guestfs")]
+mod progress;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -32,6 +37,7 @@ struct Cli {
 enum Command {
     Inspect(cmd_inspect::Args),
     Check(cmd_check::Args),
+    Prepare(Box<cmd_prepare::Args>),
     Rules(cmd_rules::Args),
     Matrix(cmd_rules::MatrixArgs),
 }
@@ -41,6 +47,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(a) => cmd_inspect::run(a),
         Command::Check(a) => cmd_check::run_check(a),
+        Command::Prepare(a) => cmd_prepare::run_prepare(*a),
         Command::Rules(a) => cmd_rules::run(a),
         Command::Matrix(a) => cmd_rules::matrix(a),
     };
@@ -72,8 +79,20 @@ pub(crate) struct OpenArgs {
 impl OpenArgs {
     /// Opens the disks of one VM; errors name the image.
     pub(crate) fn open(&self, paths: &[PathBuf]) -> anyhow::Result<Image> {
+        self.open_allowing_more(paths, &[])
+    }
+
+    /// [`OpenArgs::open`] also allowing backing files in `more` (prepare's overlays, backed by
+    /// the input).
+    pub(crate) fn open_allowing_more(
+        &self,
+        paths: &[PathBuf],
+        more: &[PathBuf],
+    ) -> anyhow::Result<Image> {
         let opts = crate::keys::scan_options(&self.keys)?;
-        Image::open_with(paths, &self.allow_backing, &opts).map_err(|e| match e {
+        let mut allow = self.allow_backing.clone();
+        allow.extend(more.iter().cloned());
+        Image::open_with(paths, &allow, &opts).map_err(|e| match e {
             // Already names the image it is about.
             e @ (ImageError::Disk { .. }
             | ImageError::Container(imgprep_container::Error::Io(_))) => anyhow::Error::new(e),

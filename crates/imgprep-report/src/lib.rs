@@ -6,5 +6,6 @@
 
 pub mod check;
 pub mod inspect;
+pub mod plan;
 pub mod rules;
 mod xml;

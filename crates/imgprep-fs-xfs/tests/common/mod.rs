@@ -12,7 +12,17 @@ use sha2::{Digest, Sha256};
 
 /// The cache directory of fixture `name` (built by images-test/build when missing).
 pub fn fixture(name: &str) -> PathBuf {
-    imgprep_testkit::fixture(name)
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new(root.join("images-test/build"))
+        .args(["--path", name])
+        .output()
+        .expect("images-test/build runs");
+    assert!(
+        out.status.success(),
+        "fixture {name} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
 pub fn image(fixture_name: &str, image: &str) -> PathBuf {
@@ -21,6 +31,32 @@ pub fn image(fixture_name: &str, image: &str) -> PathBuf {
 
 pub fn device(fixture_name: &str, image_name: &str) -> Arc<dyn ReadAt> {
     Arc::new(FileSource::open(image(fixture_name, image_name)).unwrap())
+}
+
+/// A device with some bytes replaced.
+pub struct Patched {
+    pub base: Arc<dyn ReadAt>,
+    pub patches: Vec<(u64, Vec<u8>)>,
+}
+
+impl ReadAt for Patched {
+    fn size(&self) -> u64 {
+        self.base.size()
+    }
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        self.base.read_exact_at(offset, buf)?;
+        let end = offset + buf.len() as u64;
+        for (at, bytes) in &self.patches {
+            let pend = at + bytes.len() as u64;
+            if *at < end && pend > offset {
+                let lo = (*at).max(offset);
+                let hi = pend.min(end);
+                buf[(lo - offset) as usize..(hi - offset) as usize]
+                    .copy_from_slice(&bytes[(lo - at) as usize..(hi - at) as usize]);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Runs `xfs_db -r` with the given commands on `img` and returns its output.

@@ -57,7 +57,13 @@ impl Probe for Umask {
         };
         let u = login_umask(cx.guest, user.as_deref());
         let evidence = u.evidence.clone();
-        verdict(expect, &u).with(evidence)
+        // The agent's own account, when it exists: a umask scoped to it (the hardened system
+        // default kept) is the fix the remediation asks for.
+        let account = user.filter(|name| {
+            imgprep_sysconf::accounts::Accounts::read(cx.guest)
+                .is_ok_and(|a| a.user(name).is_some())
+        });
+        verdict(expect, &u, account.as_deref()).with(evidence)
     }
 }
 
@@ -104,7 +110,7 @@ const HARDENING: &str = "CIS and DISA STIG hardening require 027 or stricter, so
      weakening the system-wide default, set `umask {e}` in the install script or for the agent's \
      account";
 
-fn verdict(expect: u16, u: &LoginUmask) -> Outcome {
+fn verdict(expect: u16, u: &LoginUmask, account: Option<&str>) -> Outcome {
     let (root, user) = (&u.root[..], &u.user[..]);
     let e = format_octal(expect);
     let hardening = HARDENING.replace("{e}", &e);
@@ -138,6 +144,23 @@ fn verdict(expect: u16, u: &LoginUmask) -> Outcome {
         .map(|(_, s)| s.as_str())
         .collect::<Vec<_>>()
         .join("; ");
+    // Scoped: the system default stays hardened (stricter for root-run sessions) while the
+    // agent's existing account gets exactly the umask it needs.
+    if let Some(name) = account
+        && matches!(rl, Level::Stricter | Level::MaybeStricter)
+        && ul == Level::Pass
+        && user
+            .iter()
+            .all(|s| s.state.keys().all(|v| *v == Val::Mask(expect)))
+    {
+        return Outcome::new(
+            Status::Pass,
+            format!(
+                "{user_s}, as the agent needs, scoped to its account {name}; {root_s} (the \
+                 hardened system default is kept)"
+            ),
+        );
+    }
     let (status, msg) = match worst {
         Level::Bad => (
             Status::Error,
