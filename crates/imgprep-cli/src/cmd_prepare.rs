@@ -196,7 +196,9 @@ pub(crate) fn run_prepare(a: Args) -> anyhow::Result<ExitCode> {
     };
     let fixed = plan.fixed_rules();
     let remaining = failing(&before.results).any(|r| !fixed.contains(&r.rule));
-    if a.dry_run {
+    // Nothing to change in place: the input is already what --in-place would make of it, and no
+    // appliance is needed to say so.
+    if a.dry_run || (a.in_place && plan.is_empty()) {
         let text = match a.format {
             Format::Table => imgprep_report::plan::table(&plan, &name, &a.profile.profile),
             Format::Json => imgprep_report::plan::json(&plan, &name, &a.profile.profile),

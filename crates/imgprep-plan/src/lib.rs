@@ -195,7 +195,7 @@ pub struct Inputs {
 #[non_exhaustive]
 pub enum Error {
     /// The guest's configuration could not be read or edited.
-    #[error("{rule}: {source}")]
+    #[error("{rule}")]
     Sysconf {
         /// The rule being fixed.
         rule: String,
@@ -284,7 +284,15 @@ pub fn plan(
         ca_tool: None,
     };
     for (r, a) in todo {
-        planner.action(r, a)?;
+        match planner.action(r, a) {
+            // The guest lacks a file the fix edits (a trimmed or broken image): the rule stays
+            // failing, with the reason.
+            Err(Error::Sysconf {
+                source: e @ imgprep_sysconf::Error::Missing { .. },
+                ..
+            }) => planner.skip(r, format!("cannot fix it here: {e}")),
+            other => other?,
+        }
     }
     planner.finish()?;
     Ok(plan)
