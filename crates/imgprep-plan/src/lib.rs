@@ -284,13 +284,24 @@ pub fn plan(
         ca_tool: None,
     };
     for (r, a) in todo {
+        let steps = planner.plan.steps.len();
+        let notes = planner.plan.notes.len();
+        let staged = planner.staged.checkpoint();
+        let flags = (planner.packages_done, planner.sudoers_touched, planner.ca_tool.clone());
         match planner.action(r, a) {
             // The guest lacks a file the fix edits (a trimmed or broken image): the rule stays
             // failing, with the reason.
             Err(Error::Sysconf {
                 source: e @ imgprep_sysconf::Error::Missing { .. },
                 ..
-            }) => planner.skip(r, format!("cannot fix it here: {e}")),
+            }) => {
+                // Nothing of a fix that cannot be completed is applied.
+                planner.plan.steps.truncate(steps);
+                planner.plan.notes.truncate(notes);
+                planner.staged.restore(staged);
+                (planner.packages_done, planner.sudoers_touched, planner.ca_tool) = flags;
+                planner.skip(r, format!("cannot fix it here: {e}"));
+            }
             other => other?,
         }
     }

@@ -16,7 +16,7 @@ use imgprep_sysconf::path::{normalize, parent};
 use imgprep_sysconf::{FileOp, Op};
 
 #[derive(Debug, Clone)]
-enum Node {
+pub(crate) enum Node {
     File {
         content: Vec<u8>,
         mode: u32,
@@ -36,6 +36,18 @@ enum Node {
 pub struct Staged<'a> {
     base: &'a dyn Guest,
     nodes: BTreeMap<String, Node>,
+}
+
+impl Staged<'_> {
+    /// What has been staged so far, to go back to with [`Staged::restore`].
+    pub(crate) fn checkpoint(&self) -> BTreeMap<String, Node> {
+        self.nodes.clone()
+    }
+
+    /// Forgets what was staged after `checkpoint`.
+    pub(crate) fn restore(&mut self, checkpoint: BTreeMap<String, Node>) {
+        self.nodes = checkpoint;
+    }
 }
 
 impl std::fmt::Debug for Staged<'_> {
