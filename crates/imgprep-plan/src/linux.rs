@@ -124,10 +124,16 @@ pub(crate) fn inject_worker(
     if let Some(user) = user.filter(|_| !acct.is_empty()) {
         summary.push_str(&format!("; add the account {user}"));
         p.push(rule, a, summary.clone(), files(acct));
-        let grant = sudoers::grant_all(p.guest(), &user).map_err(Planner::sysconf(rule))?;
-        if !grant.is_empty() {
-            p.sudoers_touched = true;
-            p.push(rule, a, summary.clone(), files(grant));
+        if p.guest().is_file("/etc/sudoers") {
+            let grant = sudoers::grant_all(p.guest(), &user).map_err(Planner::sysconf(rule))?;
+            if !grant.is_empty() {
+                p.sudoers_touched = true;
+                p.push(rule, a, summary.clone(), files(grant));
+            }
+        } else {
+            p.plan.notes.push(format!(
+                "the guest has no sudo (/etc/sudoers): the account {user} gets no sudo rights"
+            ));
         }
     }
     if let Some(s) = service {

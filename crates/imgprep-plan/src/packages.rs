@@ -49,6 +49,13 @@ pub(crate) fn install(p: &mut Planner<'_, '_>, r: &RuleResult, name: &str) -> Re
     };
     wanted.push(name.to_owned());
     wanted.extend(aliases(name).iter().map(|s| (*s).to_owned()));
+    if p.cx.is_windows() {
+        p.skip(
+            r,
+            format!("needs {name}: install it with its Windows installer (prepare installs .deb and .rpm packages only)"),
+        );
+        return Ok(());
+    }
     let format = p.cx.os.package_format.clone().unwrap_or_default();
     let mut given: Vec<(PathBuf, String, &'static str)> = Vec::new();
     for f in &p.inputs.packages {
