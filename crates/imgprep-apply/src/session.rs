@@ -130,17 +130,24 @@ impl Session {
                 })?;
             }
             Instr::Relabel { file_contexts } => {
-                if h.feature_available(&["selinuxrelabel"]).unwrap_or(false) {
+                // The guest's policy must be there to label from; the appliance must have
+                // setfiles. Otherwise the guest relabels itself at first boot.
+                let policy = h.is_file(file_contexts).unwrap_or(false);
+                let setfiles = h.feature_available(&["selinuxrelabel"]).unwrap_or(false);
+                if policy && setfiles {
                     h.selinux_relabel(file_contexts, "/", false)
                         .map_err(at(file_contexts))?;
                     return Ok(Some(format!("SELinux labels set from {file_contexts}")));
                 }
                 h.touch("/.autorelabel").map_err(at("/.autorelabel"))?;
-                return Ok(Some(
-                    "SELinux labels are set at first boot (/.autorelabel): the appliance has no \
-                     setfiles"
-                        .into(),
-                ));
+                let why = if policy {
+                    "the appliance has no setfiles".to_owned()
+                } else {
+                    format!("the guest has no policy file {file_contexts}")
+                };
+                return Ok(Some(format!(
+                    "SELinux labels are set at first boot (/.autorelabel): {why}"
+                )));
             }
         }
         Ok(None)
