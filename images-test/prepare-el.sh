@@ -6,12 +6,14 @@
 #                       7's features); merged /usr; systemd (/usr/sbin/init ->
 #                       ../lib/systemd/systemd, units in /usr/lib/systemd/system, enablement links
 #                       in /etc/systemd/system); SELinux enforcing, targeted, with no policy
-#                       installed (prepare touches /.autorelabel)
+#                       installed (prepare touches /.autorelabel); Python 2.7.5 with the ssl
+#                       back-port (so with the fixes applied every rule passes)
 #   prepare-el6.qcow2   CentOS 6.10: MBR, /boot ext4, VG VolGroup (lv_root ext4 without
 #                       metadata_csum/64bit, lv_swap); upstart's /sbin/init with /sbin/initctl and
 #                       /etc/init, the SysV scripts in /etc/rc.d/init.d with chkconfig headers and
 #                       the rc0.d..rc6.d S/K links chkconfig makes; SELinux enforcing, targeted,
-#                       no policy installed
+#                       no policy installed; Python 2.6.6 and no cloud-init (left failing: they
+#                       need --package)
 # Both: accounts as the release has them (passwd, group, shadow, gshadow; no cliqruser),
 # login.defs (UMASK 077), /etc/skel, /etc/profile and /etc/bashrc keeping their UID-dependent
 # umask blocks with 077 in both branches; sudoers as shipped (#includedir /etc/sudoers.d; el6 also
@@ -44,14 +46,39 @@ for c in "${cas[@]}"; do
   openssl x509 -in "/usr/share/ca-certificates/mozilla/$c.crt" -out "$work/$c.pem"
 done
 
-# A CA the images do not trust yet: Ed25519 from a fixed seed.
+# A CA the images do not trust yet: Ed25519 from a fixed seed, fixed serial and validity, so
+# the certificate is the same bytes from build to build (an image prepared with it stays
+# prepared for the next build's ca.pem).
 {
   printf '\x30\x2e\x02\x01\x00\x30\x05\x06\x03\x2b\x65\x70\x04\x22\x04\x20'
   for i in $(seq 32); do printf '\x5a'; done
 } > "$work/ca-key.der"
 openssl pkey -inform DER -in "$work/ca-key.der" -out "$work/ca-key.pem"
-openssl req -x509 -key "$work/ca-key.pem" -subj "/O=imgprep tests/CN=el bundle store CA" \
-  -days 3650 -set_serial 4343 -addext basicConstraints=critical,CA:true -out "$out/ca.pem"
+cat > "$work/ca.cnf" <<EOF
+[ca]
+default_ca = fixed
+[fixed]
+database = $work/ca.index
+new_certs_dir = $work
+serial = $work/ca.serial
+default_md = default
+policy = names
+x509_extensions = ext
+unique_subject = no
+[names]
+organizationName = supplied
+commonName = supplied
+[ext]
+basicConstraints = critical,CA:true
+subjectKeyIdentifier = hash
+EOF
+: > "$work/ca.index"
+echo 10EF > "$work/ca.serial"
+openssl req -new -key "$work/ca-key.pem" -subj "/O=imgprep tests/CN=el bundle store CA" \
+  -out "$work/ca.csr"
+openssl ca -batch -config "$work/ca.cnf" -selfsign -preserveDN -keyfile "$work/ca-key.pem" \
+  -in "$work/ca.csr" -startdate 20231114221320Z -enddate 20331111221320Z -notext \
+  -out "$out/ca.pem" 2>/dev/null
 
 # A plain worker tar.gz, byte-reproducible.
 w=$work/worker
@@ -680,6 +707,24 @@ REDHAT_SUPPORT_PRODUCT_VERSION="7"
 EOF
 ln -s ../usr/lib/os-release "$r/etc/os-release"
 echo 'centos7-hardened' > "$r/etc/hostname"
+# Python 2.7.5 with RHEL 7's back-port of 2.7.9's ssl module, as CentOS 7.9 ships it (a
+# placeholder interpreter: nothing runs it).
+mkdir -p "$r/usr/lib64/python2.7"
+cat > "$r/usr/lib64/python2.7/ssl.py" <<'EOF'
+# Wrapper module for _ssl, providing some additional facilities
+# implemented in Python.  Written by Bill Janssen.
+
+import _ssl
+from _ssl import OPENSSL_VERSION_NUMBER, OPENSSL_VERSION_INFO, OPENSSL_VERSION
+
+def create_default_context(purpose=None, cafile=None, capath=None, cadata=None):
+    """Create a SSLContext object with default settings."""
+    raise NotImplementedError
+EOF
+ln -s python2 "$r/usr/bin/python"
+ln -s python2.7 "$r/usr/bin/python2"
+printf '\177ELF' > "$r/usr/bin/python2.7"
+chmod 755 "$r/usr/bin/python2.7"
 echo '# Created by anaconda' > "$r/etc/sysconfig/network"
 el7_boot=8e4c2a1f-5b3d-4c6e-9f7a-1b2c3d4e5f60
 el7_root=9f5d3b20-6c4e-4d7f-8a8b-2c3d4e5f6071
