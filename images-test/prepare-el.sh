@@ -25,6 +25,10 @@
 #   ca.pem          a CA certificate (Ed25519, fixed seed) the images do not trust, for --param ca=
 #   worker.tar.gz   a plain worker (etc/userenv, bin/worker), reproducible, for --worker with
 #                   --param agent_dest=/usr/local/osmosix
+#   worker-bundle.tar.gz
+#                   the same files as a bundle (imgprep-bundle.json first) with the service
+#                   cliqr-agent run as cliqruser: prepare installs a systemd unit on el7 and a
+#                   SysV script with chkconfig's rc links on el6
 #   IMAGE.rpm-qa.txt
 # Exercises: prepare's account + sudoers, scoped-umask, install-ca (natively computed p11-kit
 # bundles), inject-worker (systemd unit / SysV script with rc links) and the SELinux relabel.
@@ -89,6 +93,27 @@ chmod 644 "$w/etc/userenv"
 chmod 755 "$w/bin/worker"
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
   -C "$w" -cf - etc bin | gzip -n -9 > "$out/worker.tar.gz"
+# The same worker as a bundle (manifest first: prefix, files with sizes and checksums, the
+# service cliqr-agent run as cliqruser), for the service install on each init system.
+entry() {
+  local p=$1 f=$w/$1
+  if [ -d "$f" ]; then
+    jq -n --arg p "$p" --arg m "$(stat -c %04a "$f")" '{path: $p, type: "dir", mode: $m, uid: 0, gid: 0}'
+  else
+    jq -n --arg p "$p" --arg m "$(stat -c %04a "$f")" --argjson s "$(stat -c %s "$f")" \
+      --arg h "$(sha256sum "$f" | cut -d' ' -f1)" \
+      '{path: $p, type: "file", mode: $m, uid: 0, gid: 0, size: $s, sha256: $h}'
+  fi
+}
+for p in bin bin/worker etc etc/userenv; do entry "$p"; done | jq -s '{
+  format: 1, kind: "worker", name: "cloudcenter-worker", version: "4.10.0",
+  prefix: "/usr/local/osmosix", files: .,
+  service: {name: "cliqr-agent", exec: "/usr/local/osmosix/bin/worker",
+            description: "CloudCenter management agent", user: "cliqruser"},
+  user: "cliqruser", build: {}}' > "$w/imgprep-bundle.json"
+chmod 644 "$w/imgprep-bundle.json"
+tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
+  -C "$w" -cf - imgprep-bundle.json bin etc | gzip -n -9 > "$out/worker-bundle.tar.gz"
 
 # accounts ROOT: the accounts a CentOS 7 / 6 minimal install has (real ids), locked passwords.
 accounts() {
