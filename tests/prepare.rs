@@ -9,6 +9,8 @@
 //! cached; runs of guestfish and virt-customize append to `IMGPREP_GUESTFS_LAUNCH_LOG` like
 //! imgprep's own launches, so that `./test.sh` counts them all.
 
+#![allow(clippy::unwrap_used)] // a failed step of a test fails the test, at its line
+
 mod common;
 
 use std::collections::BTreeMap;
@@ -60,7 +62,9 @@ fn log_foreign_launch(started: SystemTime, took: Duration, ok: bool, what: &str)
     let Some(log) = std::env::var_os("IMGPREP_GUESTFS_LAUNCH_LOG") else {
         return;
     };
-    let unix = started.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let unix = started
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let line = format!(
         "{unix} {:.3} {} {what}\n",
         took.as_secs_f64(),
@@ -291,7 +295,10 @@ fn worker_bundle(dir: &Path) -> PathBuf {
 fn debian_args(fx: &Path, bundle: &Path) -> Vec<OsString> {
     let mut a = os(&["--profile", PROFILE, "--cloud", "openstack", "--worker"]);
     a.push(p(bundle));
-    for deb in ["net-tools_2.10-0.1+deb12u2_amd64.deb", "libssl-dev_3.0.20-1~deb12u2_amd64.deb"] {
+    for deb in [
+        "net-tools_2.10-0.1+deb12u2_amd64.deb",
+        "libssl-dev_3.0.20-1~deb12u2_amd64.deb",
+    ] {
         a.push("--package".into());
         a.push(p(&fx.join("packages").join(deb)));
     }
@@ -303,7 +310,8 @@ fn debian_args(fx: &Path, bundle: &Path) -> Vec<OsString> {
 /// The first OS of `image`, read natively (`allow`: directories backing files may be in).
 fn guest(image: &Path, allow: &[PathBuf]) -> imgprep_inspect::Root {
     let img = Image::open_allowing(&[image], allow).expect("image opens");
-    let (mut roots, notes) = imgprep_inspect::inspect_roots(&img, imgprep_inspect::Options::default());
+    let (mut roots, notes) =
+        imgprep_inspect::inspect_roots(&img, imgprep_inspect::Options::default());
     assert!(!roots.is_empty(), "{}: no OS ({notes:?})", image.display());
     roots.remove(0)
 }
@@ -404,7 +412,9 @@ fn debian_plan_is_computed_natively_and_launches_nothing() {
         "finish",
     ] {
         assert!(
-            actions.iter().any(|a| a.starts_with(want.trim_end_matches(":packages"))),
+            actions
+                .iter()
+                .any(|a| a.starts_with(want.trim_end_matches(":packages"))),
             "no {want} step in {actions:?}"
         );
     }
@@ -416,14 +426,25 @@ fn debian_plan_is_computed_natively_and_launches_nothing() {
         .collect();
     left.sort_unstable();
     // Whether OpenStack can bootstrap the agent is the cloud's business (a warning, no fix).
-    assert_eq!(left, ["bootstrap.supported", "cloud-init.present"], "{plan:#}");
+    assert_eq!(
+        left,
+        ["bootstrap.supported", "cloud-init.present"],
+        "{plan:#}"
+    );
     let text = serde_json::to_string(&plan).unwrap();
     // The account's ids come from login.defs and passwd; the unit carries the scoped umask.
     assert!(text.contains("cliqruser:x:1000:1000:"), "{text}");
-    assert!(text.contains("UMask=0022"), "no UMask=0022 in the service unit");
+    assert!(
+        text.contains("UMask=0022"),
+        "no UMask=0022 in the service unit"
+    );
     assert!(text.contains("/etc/systemd/system/multi-user.target.wants/cliqr-agent.service"));
     // The hardened system umask stays: only the account's startup file changes.
-    for untouched in ["\"/etc/login.defs\"", "\"/etc/profile\"", "\"/etc/bash.bashrc\""] {
+    for untouched in [
+        "\"/etc/login.defs\"",
+        "\"/etc/profile\"",
+        "\"/etc/bash.bashrc\"",
+    ] {
         assert!(!text.contains(untouched), "the plan writes {untouched}");
     }
     // The same plan, as the virt-customize command line users know.
@@ -462,7 +483,11 @@ fn debian_prepare_fixes_every_rule_it_planned_and_leaves_the_input_alone() {
     let fx = fixture("prepare-debian");
     let before_sha = sha256_file(&fx.join("prepare-debian.qcow2"));
     let (input, bundle, run, out, _plan) = debian_prepared();
-    assert_eq!(run.code, 1, "cloud-init stays failing\n{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.code, 1,
+        "cloud-init stays failing\n{}\n{}",
+        run.stdout, run.stderr
+    );
     assert!(out.is_file(), "no output");
     assert_eq!(sha256_file(&input), before_sha, "the input changed");
     let fixed = [
@@ -474,7 +499,9 @@ fn debian_prepare_fixes_every_rule_it_planned_and_leaves_the_input_alone() {
     ];
     for rule in fixed {
         assert!(
-            run.stdout.lines().any(|l| l.contains(rule) && l.contains("fail → pass")),
+            run.stdout
+                .lines()
+                .any(|l| l.contains(rule) && l.contains("fail → pass")),
             "no `{rule} … fail → pass` in\n{}",
             run.stdout
         );
@@ -510,7 +537,10 @@ fn debian_prepare_fixes_every_rule_it_planned_and_leaves_the_input_alone() {
     .unwrap();
     assert!(unit.contains("UMask=0022"), "{unit}");
     assert!(unit.contains("User=cliqruser"), "{unit}");
-    assert!(unit.contains(&format!("ExecStart={PREFIX}/bin/worker")), "{unit}");
+    assert!(
+        unit.contains(&format!("ExecStart={PREFIX}/bin/worker")),
+        "{unit}"
+    );
     let wants = "/etc/systemd/system/multi-user.target.wants/cliqr-agent.service";
     assert_eq!(
         go.read_link(wants).unwrap(),
@@ -529,18 +559,20 @@ fn debian_prepare_fixes_every_rule_it_planned_and_leaves_the_input_alone() {
     // The guest's own update-ca-certificates ran in the appliance: the hash link exists.
     let certs = go.read_dir("/etc/ssl/certs").unwrap();
     assert!(
-        certs
-            .iter()
-            .any(|e| e.name.ends_with(b".0") && {
-                let t = go
-                    .read_link(&format!("/etc/ssl/certs/{}", String::from_utf8_lossy(&e.name)))
-                    .unwrap_or_default();
-                t.ends_with(b"imgprep-bundle-store-ca.pem")
-            }),
+        certs.iter().any(|e| e.name.ends_with(b".0") && {
+            let t = go
+                .read_link(&format!(
+                    "/etc/ssl/certs/{}",
+                    String::from_utf8_lossy(&e.name)
+                ))
+                .unwrap_or_default();
+            t.ends_with(b"imgprep-bundle-store-ca.pem")
+        }),
         "no hash link to the new anchor"
     );
     // dpkg in the appliance recorded the packages.
-    let status = String::from_utf8(go.read_file("/var/lib/dpkg/status", 64 << 20).unwrap()).unwrap();
+    let status =
+        String::from_utf8(go.read_file("/var/lib/dpkg/status", 64 << 20).unwrap()).unwrap();
     assert!(status.contains("Package: net-tools\nStatus: install ok installed"));
     drop(bundle);
 }
@@ -647,7 +679,10 @@ fn debian_written_files_read_the_same_through_guestfish_and_match_virt_customize
                 .or_default()
                 .push(format!("{name}: {value}"));
         } else {
-            by_path.entry(cur.clone()).or_default().push(line.to_owned());
+            by_path
+                .entry(cur.clone())
+                .or_default()
+                .push(line.to_owned());
         }
     }
     let field = |lines: &[String], name: &str| -> String {
@@ -705,7 +740,10 @@ fn debian_written_files_read_the_same_through_guestfish_and_match_virt_customize
         out
     });
     assert_eq!(vc.code, 0, "virt-customize:\n{}\n{}", vc.stdout, vc.stderr);
-    let gv = guest(&vc.dir.join("vc.qcow2"), &[input.parent().unwrap().to_owned()]);
+    let gv = guest(
+        &vc.dir.join("vc.qcow2"),
+        &[input.parent().unwrap().to_owned()],
+    );
     for path in &paths {
         let ours = native_stat(&go.guest, path);
         let theirs = native_stat(&gv.guest, path);
@@ -718,18 +756,29 @@ fn windows_registry_and_cloudbase_init_fixed_in_one_launch_each() {
     let fx = fixture("windows-2016-noipv6");
     let input = fx.join("win2016-noipv6.qcow2");
     let before_sha = sha256_file(&input);
-    let (run, out) = prepared("win-ipv6", &input, &os(&["--profile", "rackspace-nova-agent"]));
+    let (run, out) = prepared(
+        "win-ipv6",
+        &input,
+        &os(&["--profile", "rackspace-nova-agent"]),
+    );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let after = statuses(&out, "rackspace-nova-agent", &[]);
     assert_eq!(after["windows.ipv6"], "pass");
     // The second profile's fix on top of the first one's output.
     let (run2, out2) = prepared("win-cloudbase", &out, &os(&["--profile", PROFILE]));
     assert_eq!(run2.code, 1, "{}\n{}", run2.stdout, run2.stderr);
-    assert!(run2.stdout.contains("cloudbase-init.userdata"), "{}", run2.stdout);
+    assert!(
+        run2.stdout.contains("cloudbase-init.userdata"),
+        "{}",
+        run2.stdout
+    );
     let after2 = statuses(&out2, PROFILE, &[]);
     assert_eq!(after2["cloudbase-init.userdata"], "pass");
     assert_eq!(after2["agent.present"], "fail");
-    assert_eq!(statuses(&out2, "rackspace-nova-agent", &[])["windows.ipv6"], "pass");
+    assert_eq!(
+        statuses(&out2, "rackspace-nova-agent", &[])["windows.ipv6"],
+        "pass"
+    );
     // Only the plugins line of cloudbase-init.conf changed.
     let gi = guest(&input, &[]);
     let go = guest(&out2, &[]);
@@ -749,11 +798,19 @@ fn rackspace_tools_enabled_and_ordered_before_nova_agent() {
     let input = fx.join("rs-xe-masked.qcow2");
     let before = statuses(&input, "rackspace-nova-agent", &[]);
     assert_eq!(before["xe-tools.enabled"], "fail");
-    let (run, out) = prepared("rs-xe-masked", &input, &os(&["--profile", "rackspace-nova-agent"]));
+    let (run, out) = prepared(
+        "rs-xe-masked",
+        &input,
+        &os(&["--profile", "rackspace-nova-agent"]),
+    );
     assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
     let after = statuses(&out, "rackspace-nova-agent", &[]);
     assert_eq!(after["xe-tools.enabled"], "pass", "{}", run.stdout);
-    assert_eq!(after["xe-tools.before-nova-agent"], "pass", "{}", run.stdout);
+    assert_eq!(
+        after["xe-tools.before-nova-agent"], "pass",
+        "{}",
+        run.stdout
+    );
     let go = guest(&out, &[]);
     let dropin = go
         .guest
@@ -781,13 +838,22 @@ fn an_appliance_that_does_not_start_in_time_leaves_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let log = tmp.path().join("launches.log");
     let mut args = vec![OsString::from("prepare"), p(&input)];
-    args.extend(os(&["--profile", "rackspace-nova-agent", "--appliance-timeout", "1", "-o"]));
+    args.extend(os(&[
+        "--profile",
+        "rackspace-nova-agent",
+        "--appliance-timeout",
+        "1",
+        "-o",
+    ]));
     args.push(p(&tmp.path().join("out.qcow2")));
     let o = imgprep_logged(&args, &log);
     assert_eq!(o.status.code(), Some(2), "{}", shown(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("did not start within 1s"), "{err}");
-    assert!(err.contains("LIBGUESTFS_BACKEND_SETTINGS=force_tcg"), "{err}");
+    assert!(
+        err.contains("LIBGUESTFS_BACKEND_SETTINGS=force_tcg"),
+        "{err}"
+    );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert_eq!(launches(&log), 1, "the stopped launch is logged");
     assert_nothing_left(tmp.path());
@@ -806,7 +872,10 @@ fn disturbed(to: impl FnOnce(u32, u32)) -> (Option<i32>, String, tempfile::TempD
         .arg(&input)
         .args(["--profile", "rackspace-nova-agent", "-o"])
         .arg(tmp.path().join("out.qcow2"))
-        .env("IMGPREP_GUESTFS_LAUNCH_LOG", tmp.path().join("launches.log"))
+        .env(
+            "IMGPREP_GUESTFS_LAUNCH_LOG",
+            tmp.path().join("launches.log"),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -841,7 +910,10 @@ fn disturbed(to: impl FnOnce(u32, u32)) -> (Option<i32>, String, tempfile::TempD
 #[test]
 fn a_killed_qemu_leaves_nothing() {
     let (code, err, tmp, sha) = disturbed(|_, qemu| {
-        Command::new("kill").args(["-9", &qemu.to_string()]).status().unwrap();
+        Command::new("kill")
+            .args(["-9", &qemu.to_string()])
+            .status()
+            .unwrap();
     });
     assert_eq!(code, Some(2), "{err}");
     assert!(!err.contains("panicked"), "{err}");
@@ -854,7 +926,10 @@ fn a_killed_qemu_leaves_nothing() {
 fn ctrl_c_during_the_launch_leaves_nothing() {
     let (code, err, tmp, sha) = disturbed(|imgprep, _| {
         // What a terminal's Ctrl-C sends.
-        Command::new("kill").args(["-INT", &imgprep.to_string()]).status().unwrap();
+        Command::new("kill")
+            .args(["-INT", &imgprep.to_string()])
+            .status()
+            .unwrap();
     });
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("interrupted"), "{err}");
@@ -950,16 +1025,148 @@ fn hostile_bundles_are_refused_before_any_launch() {
         let log = d.join("launches.log");
         let out_img = d.join("out.qcow2");
         let mut args = vec![OsString::from("prepare"), p(&input)];
-        args.extend(os(&["--profile", PROFILE, "--param", "agent_dest=/usr/local/osmosix", "--worker"]));
+        args.extend(os(&[
+            "--profile",
+            PROFILE,
+            "--param",
+            "agent_dest=/usr/local/osmosix",
+            "--worker",
+        ]));
         args.push(p(&bundle));
         args.push("-o".into());
         args.push(p(&out_img));
         let o = imgprep_logged(&args, &log);
         let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{}: {}", bundle.display(), shown(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{}: {}",
+            bundle.display(),
+            shown(&o)
+        );
         assert!(err.contains(says), "{}: {err}", bundle.display());
         assert_eq!(err.trim().lines().count(), 1, "{err}");
         assert_eq!(launches(&log), 0, "{}: launched", bundle.display());
         assert!(!out_img.exists());
     }
+}
+
+// ---- Red Hat family: nothing of the guest can run in the appliance ------------------------
+
+/// Prepares `image` of the prepare-el fixture with its worker bundle and CA; returns the output
+/// and the rules before and after.
+fn el_prepared(image: &str) -> (Run, PathBuf, PathBuf) {
+    let fx = fixture("prepare-el");
+    let input = fx.join(image);
+    let sha = sha256_file(&input);
+    let mut args = os(&["--profile", PROFILE, "--worker"]);
+    args.push(p(&fx.join("worker-bundle.tar.gz")));
+    args.push("--param".into());
+    args.push(format!("ca={}", fx.join("ca.pem").display()).into());
+    let (run, out) = prepared(image.trim_end_matches(".qcow2"), &input, &args);
+    assert_eq!(sha256_file(&input), sha, "the input changed");
+    let ca = format!("ca={}", fx.join("ca.pem").display());
+    let before = statuses(&input, PROFILE, &["--param", &ca]);
+    let after = statuses(&out, PROFILE, &["--param", &ca]);
+    for rule in ["agent.present", "umask.login", "certificates.bundle-store"] {
+        assert_eq!(before[rule], "fail", "{image} {rule} before");
+        assert_eq!(after[rule], "pass", "{image} {rule} after\n{}", run.stdout);
+    }
+    assert_eq!(before["worker.user-privileges"], "skip");
+    assert_eq!(after["worker.user-privileges"], "pass");
+    (run, input, out)
+}
+
+#[test]
+fn el7_systemd_guest_gets_its_unit_natively_computed_trust_bundles_and_an_autorelabel() {
+    let (run, input, out) = el_prepared("prepare-el7.qcow2");
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("`update-ca-trust extract` cannot run here"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("/.autorelabel"), "{}", run.stdout);
+    let gi = guest(&input, &[]);
+    let go = guest(&out, &[]);
+    let g: &dyn Guest = &go.guest;
+    assert!(g.is_file("/.autorelabel"));
+    let unit = String::from_utf8(
+        g.read_file("/etc/systemd/system/cliqr-agent.service", 1 << 20)
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        unit.contains("UMask=0022") && unit.contains("User=cliqruser"),
+        "{unit}"
+    );
+    // login.defs' UID_MIN 1000 on CentOS 7.
+    let passwd = String::from_utf8(g.read_file("/etc/passwd", 1 << 20).unwrap()).unwrap();
+    assert!(
+        passwd
+            .lines()
+            .any(|l| l.starts_with("cliqruser:x:1000:1000:")),
+        "{passwd}"
+    );
+    // The bundles update-ca-trust would write hold the new anchor, natively computed.
+    let anchor = fs_err::read_to_string(fixture("prepare-el").join("ca.pem")).unwrap();
+    let body: String = anchor.lines().filter(|l| !l.starts_with("-----")).collect();
+    let tls = String::from_utf8(
+        g.read_file("/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", 8 << 20)
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        tls.replace('\n', "").contains(&body),
+        "the TLS bundle lacks the anchor"
+    );
+    for f in ["/etc/login.defs", "/etc/profile", "/etc/bashrc"] {
+        assert_eq!(
+            gi.guest.read_file(f, 1 << 20).unwrap(),
+            g.read_file(f, 1 << 20).unwrap(),
+            "{f} changed"
+        );
+    }
+}
+
+#[test]
+fn el6_sysv_guest_gets_an_init_script_with_rc_links() {
+    let (run, _input, out) = el_prepared("prepare-el6.qcow2");
+    // python 2.6 and cloud-init need packages that were not given.
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let go = guest(&out, &[]);
+    let g: &dyn Guest = &go.guest;
+    let script = String::from_utf8(
+        g.read_file("/etc/rc.d/init.d/cliqr-agent", 1 << 20)
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(script.contains("### BEGIN INIT INFO"), "{script}");
+    assert!(script.contains("umask 022"), "{script}");
+    for rc in 0..=6 {
+        let dir = format!("/etc/rc.d/rc{rc}.d");
+        let names: Vec<String> = g
+            .read_dir(&dir)
+            .unwrap()
+            .into_iter()
+            .map(|e| String::from_utf8_lossy(&e.name).into_owned())
+            .filter(|n| n.ends_with("cliqr-agent"))
+            .collect();
+        let want = if (2..=5).contains(&rc) { 'S' } else { 'K' };
+        assert_eq!(names.len(), 1, "{dir}: {names:?}");
+        assert!(names[0].starts_with(want), "{dir}: {names:?}");
+        assert_eq!(
+            g.read_link(&format!("{dir}/{}", names[0])).unwrap(),
+            b"../init.d/cliqr-agent"
+        );
+    }
+    // CentOS 6's login.defs: UID_MIN 500.
+    let passwd = String::from_utf8(g.read_file("/etc/passwd", 1 << 20).unwrap()).unwrap();
+    assert!(
+        passwd
+            .lines()
+            .any(|l| l.starts_with("cliqruser:x:500:500:")),
+        "{passwd}"
+    );
 }

@@ -287,7 +287,11 @@ pub fn plan(
         let steps = planner.plan.steps.len();
         let notes = planner.plan.notes.len();
         let staged = planner.staged.checkpoint();
-        let flags = (planner.packages_done, planner.sudoers_touched, planner.ca_tool.clone());
+        let flags = (
+            planner.packages_done,
+            planner.sudoers_touched,
+            planner.ca_tool.clone(),
+        );
         match planner.action(r, a) {
             // The guest lacks a file the fix edits (a trimmed or broken image): the rule stays
             // failing, with the reason.
@@ -299,7 +303,11 @@ pub fn plan(
                 planner.plan.steps.truncate(steps);
                 planner.plan.notes.truncate(notes);
                 planner.staged.restore(staged);
-                (planner.packages_done, planner.sudoers_touched, planner.ca_tool) = flags;
+                (
+                    planner.packages_done,
+                    planner.sudoers_touched,
+                    planner.ca_tool,
+                ) = flags;
                 planner.skip(r, format!("cannot fix it here: {e}"));
             }
             other => other?,
