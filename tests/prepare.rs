@@ -1170,3 +1170,34 @@ fn el6_sysv_guest_gets_an_init_script_with_rc_links() {
         "{passwd}"
     );
 }
+
+#[test]
+fn rackspace_sysv_links_renumbered_so_the_tools_start_first() {
+    let fx = fixture("rules-rackspace");
+    let input = fx.join("rs-sysv-wrong-order.qcow2");
+    let before = statuses(&input, "rackspace-nova-agent", &[]);
+    assert_eq!(before["xe-tools.before-nova-agent"], "fail");
+    let (run, out) = prepared(
+        "rs-sysv-wrong-order",
+        &input,
+        &os(&["--profile", "rackspace-nova-agent"]),
+    );
+    // nova-agent.tun-tap stays a warning: exit 0.
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let after = statuses(&out, "rackspace-nova-agent", &[]);
+    assert_eq!(
+        after["xe-tools.before-nova-agent"], "pass",
+        "{}",
+        run.stdout
+    );
+    let go = guest(&out, &[]);
+    let names: Vec<String> = go
+        .guest
+        .read_dir("/etc/rc2.d")
+        .unwrap()
+        .into_iter()
+        .map(|e| String::from_utf8_lossy(&e.name).into_owned())
+        .filter(|n| n.ends_with("nova-agent"))
+        .collect();
+    assert_eq!(names, ["S04nova-agent"]);
+}
