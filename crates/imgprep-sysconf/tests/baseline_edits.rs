@@ -26,17 +26,20 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+const DEFS: &str = "UID_MIN 1000\nUID_MAX 60000\nSYS_UID_MIN 101\nSYS_UID_MAX 999\nGID_MIN 1000\nGID_MAX 60000\nSYS_GID_MIN 101\nSYS_GID_MAX 999\nUSERGROUPS_ENAB yes\n";
+
+/// login.defs lines as shadow-utils splits them: a key ending in a vertical tab, a key with no
+/// value, a quoted value, trailing form feed and carriage return.
+const ODD_DEFS: &str = "UID_MIN 2000 \x0c\r\nUID_MIN\x0b 5000\nUID_MAX\nSYS_UID_MAX \"800\"\nGID_MIN\t\"3000\nUSERGROUPS_ENAB yes\n";
+
 /// Account databases of a guest with ids already in use around the ranges' edges.
-fn accounts_guest(passwd: &str, group: &str) -> MemGuest {
+fn accounts_guest(passwd: &str, group: &str, defs: &str) -> MemGuest {
     MemGuest::new()
         .file("/etc/passwd", passwd)
         .file_owned("/etc/shadow", "root:*:19000:0:99999:7:::\n", (0o640, 0, 0))
         .file("/etc/group", group)
         .file_owned("/etc/gshadow", "root:*::\n", (0o640, 0, 0))
-        .file(
-            "/etc/login.defs",
-            "UID_MIN 1000\nUID_MAX 60000\nSYS_UID_MIN 101\nSYS_UID_MAX 999\nGID_MIN 1000\nGID_MAX 60000\nSYS_GID_MIN 101\nSYS_GID_MAX 999\nUSERGROUPS_ENAB yes\n",
-        )
+        .file("/etc/login.defs", defs)
         .dir("/home")
 }
 
@@ -44,20 +47,23 @@ fn accounts_guest(passwd: &str, group: &str) -> MemGuest {
 fn accounts_match_useradd() {
     common::program("useradd");
     let cases = [
-        ("root:x:0:0::/root:/bin/bash\n", "root:x:0:\n"),
+        ("root:x:0:0::/root:/bin/bash\n", "root:x:0:\n", DEFS),
         (
             "root:x:0:0::/root:/bin/bash\nsvc:x:998:998::/:/bin/false\nalice:x:1000:1000::/home/alice:/bin/bash\nbob:x:1005:100::/home/bob:/bin/bash\n",
             "root:x:0:\nusers:x:100:\nsvc:x:998:\nalice:x:1000:\n",
+            DEFS,
         ),
         (
             // The user id the group would take is in use as a group id.
             "root:x:0:0::/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\n",
             "root:x:0:\nalice:x:1000:\nextra:x:1001:\n",
+            DEFS,
         ),
+        ("root:x:0:0::/root:/bin/bash\n", "root:x:0:\n", ODD_DEFS),
     ];
-    for (passwd, group) in cases {
+    for (passwd, group, defs) in cases {
         for system in [false, true] {
-            let g = accounts_guest(passwd, group);
+            let g = accounts_guest(passwd, group, defs);
             let a = NewAccount {
                 name: "agent".into(),
                 system,
@@ -89,7 +95,7 @@ fn accounts_match_useradd() {
             assert_eq!(
                 (mine_u.uid, mine_u.gid),
                 (real_u.uid, real_u.gid),
-                "system={system} over\n{passwd}{group}"
+                "system={system} over\n{passwd}{group}{defs}"
             );
             // getent reads the passwd line this crate wrote.
             let out = tempfile::tempdir().unwrap();
