@@ -24,9 +24,9 @@ pub enum ImageError {
     Disk {
         /// The image as given.
         path: std::path::PathBuf,
-        /// Why.
+        /// Why (boxed: it is large, and every `Result` of this crate carries it).
         #[source]
-        source: imgprep_container::Error,
+        source: Box<imgprep_container::Error>,
     },
     /// The partition table or LVM metadata could not be read.
     #[error(transparent)]
@@ -143,7 +143,7 @@ impl Image {
                     e @ imgprep_container::Error::Io(_) => ImageError::Container(e),
                     source => ImageError::Disk {
                         path: p.as_ref().to_owned(),
-                        source,
+                        source: Box::new(source),
                     },
                 })
             })
