@@ -14,7 +14,12 @@ use imgprep_fuzz_targets::TARGETS;
 const SLOW: Duration = Duration::from_secs(2);
 
 fn fuzz_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let repo = crate_dir
+        .ancestors()
+        .nth(2)
+        .expect("the crate lives in crates/");
+    repo.join("fuzz")
 }
 
 /// The entries of `dir` (sorted, dot-files skipped); none when it does not exist.

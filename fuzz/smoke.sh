@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# A short, bounded fuzz run of every target, from its committed corpus (test.sh runs it).
+#
+#   fuzz/smoke.sh
+#
+# IMGPREP_FUZZ_BUDGET   total seconds, install and build included (default 360; 0 skips)
+# IMGPREP_CARGO_FUZZ_ROOT  where cargo-fuzz is installed (default ~/.cache/imgprep/cargo-fuzz)
+# IMGPREP_FUZZ_TARGET_DIR  the fuzz build's target directory, kept across clones
+#                          (default ~/.cache/imgprep/fuzz-target)
+#
+# cargo-fuzz is installed from crates.io (`cargo install --locked`) when missing, all targets are
+# built with `RUSTC_BOOTSTRAP=1 cargo fuzz build -a` (debug assertions: overflows panic), then
+# each target runs for an equal share of what is left of the budget, from fuzz/corpus-min/TARGET
+# and fuzz/regressions/TARGET (new inputs go to the git-ignored fuzz/corpus/TARGET). What the
+# toolchain cannot do (no cargo-fuzz to be had, no sanitizer support, a budget spent before the
+# build finished) is said and skipped: exit 0. A crash, timeout or out-of-memory exits 1, leaving
+# the input in fuzz/artifacts/TARGET/ and printing the commands that reproduce it.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+budget=${IMGPREP_FUZZ_BUDGET:-360}
+root=${IMGPREP_CARGO_FUZZ_ROOT:-$HOME/.cache/imgprep/cargo-fuzz}
+target_dir=${IMGPREP_FUZZ_TARGET_DIR:-$HOME/.cache/imgprep/fuzz-target}
+cargo_fuzz_version=0.13.2
+min_run=5 # seconds a target needs to be worth starting
+
+say() { printf 'fuzz smoke: %s\n' "$*"; }
+skip() {
+  say "skipped: $*"
+  exit 0
+}
+
+case $budget in
+  '' | *[!0-9]*) say "IMGPREP_FUZZ_BUDGET must be a number of seconds, not '$budget'"; exit 2 ;;
+esac
+[ "$budget" -eq 0 ] && skip "IMGPREP_FUZZ_BUDGET=0"
+start=$(date +%s)
+deadline=$((start + budget))
+left() { echo $((deadline - $(date +%s))); }
+
+logs=$target_dir/smoke-logs
+mkdir -p "$logs"
+export PATH=$root/bin:$PATH
+export RUSTC_BOOTSTRAP=1
+# Runs "$@" for at most what is left of the budget (exit 124 when nothing is left).
+bounded() {
+  local l
+  l=$(left)
+  [ "$l" -gt 0 ] || return 124
+  timeout "$l" "$@"
+}
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  say "installing cargo-fuzz $cargo_fuzz_version into $root"
+  if ! bounded cargo install -q --locked cargo-fuzz --version "$cargo_fuzz_version" \
+    --root "$root" >"$logs/install.log" 2>&1; then
+    tail -n 5 "$logs/install.log"
+    skip "cargo-fuzz could not be installed within the budget (log: $logs/install.log)"
+  fi
+fi
+
+t0=$(date +%s)
+if ! bounded cargo fuzz build -a --target-dir "$target_dir" >"$logs/build.log" 2>&1; then
+  tail -n 15 "$logs/build.log"
+  if [ "$(left)" -le 0 ]; then
+    skip "the build did not finish within the ${budget}s budget (what was built is kept in $target_dir)"
+  fi
+  skip "this toolchain cannot build the fuzz targets (log: $logs/build.log)"
+fi
+say "built in $(($(date +%s) - t0))s"
+
+mapfile -t targets < <(cargo fuzz list)
+failed=()
+for i in "${!targets[@]}"; do
+  t=${targets[$i]}
+  share=$(($(left) / (${#targets[@]} - i)))
+  if [ "$share" -lt "$min_run" ]; then
+    say "budget spent: ${targets[*]:$i} not run"
+    break
+  fi
+  dirs=("corpus/$t" "corpus-min/$t")
+  [ -d "regressions/$t" ] && dirs+=("regressions/$t")
+  mkdir -p "corpus/$t" "artifacts/$t"
+  rc=0
+  # -max_total_time bounds the run; timeout(1) only guards against a stuck engine.
+  timeout $((share + 60)) cargo fuzz run -a --target-dir "$target_dir" "$t" "${dirs[@]}" -- \
+    -max_total_time="$share" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
+    >"$logs/$t.log" 2>&1 || rc=$?
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logs/$t.log" | tail -n 1)
+  if [ "$rc" -eq 0 ]; then
+    say "$t: ${runs:-?} inputs in ${share}s"
+    continue
+  fi
+  failed+=("$t")
+  tail -n 40 "$logs/$t.log"
+  input=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$logs/$t.log" | tail -n 1)
+  say "$t FAILED (exit $rc); log: $logs/$t.log"
+  if [ -n "$input" ]; then
+    say "  input kept: $input"
+    say "  reproduce:  (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -a --target-dir $target_dir $t $input)"
+    say "  on stable:  mkdir -p fuzz/regressions/$t && cp $input fuzz/regressions/$t/ && cargo test -p imgprep-fuzz-targets"
+  fi
+done
+[ ${#failed[@]} -eq 0 ] || {
+  say "failed: ${failed[*]}"
+  exit 1
+}
+say "done in $(($(date +%s) - start))s"
