@@ -77,10 +77,15 @@ pub(crate) fn run_check(a: Args) -> anyhow::Result<ExitCode> {
     for path in &a.images {
         let shown = path.display().to_string();
         let image = a.open.open(std::slice::from_ref(path))?;
-        let (roots, _notes) = inspect_roots(&image, Options::default());
+        let (roots, notes) = inspect_roots(&image, Options::default());
         let disks = imgprep_inspect::disks(&image);
         let Some(root) = roots.first() else {
-            bail!("{shown}: no operating system found, nothing to check");
+            let why = if notes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", notes.join("; "))
+            };
+            bail!("{shown}: no operating system found, nothing to check{why}");
         };
         let cx = Context {
             os: &root.os,

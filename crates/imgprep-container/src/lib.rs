@@ -1,16 +1,16 @@
 //! Read-only disk image containers: turns an image file (raw, qcow2, VMDK, VHD, VHDX) into the
 //! virtual disk a guest would see, as one [`ReadAt`].
 //!
-//! The format is detected from the file's content, never from its name. qcow2 backing chains
-//! and VMDK extent files are opened through a [`BackingResolver`], so callers decide which other
-//! files an image may name ([`Disk::open`] resolves them on the host file system the way qemu
-//! does; [`Disk::from_source`] with [`NoFiles`] refuses them). Reads go through small caches of
+//! The format is detected from the file's content, never from its name. qcow2 backing files and
+//! external data files and VMDK extent files are opened through a [`BackingResolver`], so
+//! callers decide which other files an image may name ([`Disk::open`] resolves them the way qemu
+//! does, confined to the image's directory by [`HostFiles`]; [`Disk::from_source`] with
+//! [`NoFiles`] refuses them). Reads go through small caches of
 //! L2 tables, BATs and grain tables, so memory stays bounded whatever the virtual size.
 //!
 //! This crate never writes, knows nothing of partitions or filesystems, and refuses features it
-//! does not implement (encryption, zstd clusters, extended L2 entries, external data files, VHD
-//! and VHDX differencing disks, VHDX logs that need replaying) with [`Error::Unsupported`]
-//! instead of returning wrong bytes.
+//! does not implement (encryption, VHD and VHDX differencing disks, VHDX logs that need
+//! replaying) with [`Error::Unsupported`] instead of returning wrong bytes.
 #![forbid(unsafe_code)]
 
 mod error;
@@ -103,6 +103,8 @@ pub enum Role {
         /// 1-based line of the descriptor.
         line: usize,
     },
+    /// A qcow2 external data file (the header's data file name).
+    DataFile,
 }
 
 impl fmt::Display for Role {
@@ -110,6 +112,7 @@ impl fmt::Display for Role {
         match self {
             Role::BackingFile => f.write_str("backing file name"),
             Role::ExtentFile { line } => write!(f, "extent file on descriptor line {line}"),
+            Role::DataFile => f.write_str("external data file name"),
         }
     }
 }
@@ -520,11 +523,15 @@ fn open_layer(
         }),
         Format::Qcow2 => {
             let header = qcow2::Header::parse(&*src)?;
+            let data_file = match &header.data_file {
+                Some(name) => Some(ctx.open_named(path, name, Role::DataFile)?.1),
+                None => None,
+            };
             let backing = match &header.backing {
                 Some(b) => Some(open_backing(ctx, path, &b.name, b.format.as_deref())?),
                 None => None,
             };
-            qcow2::open(src, header, backing, &ctx.cache)
+            qcow2::open(src, header, backing, data_file, &ctx.cache)
         }
         Format::Vmdk => vmdk::open(src, path, ctx),
         Format::Vhd => vhd::open(src, &ctx.cache),

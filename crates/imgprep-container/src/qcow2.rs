@@ -1,8 +1,10 @@
 //! qcow2 versions 2 and 3 (qemu's docs/interop/qcow2.txt), read-only.
 //!
 //! The active L1 table is read page by page through [`Tables`], as are L2 tables, so memory does
-//! not grow with the virtual size. Compressed clusters are raw deflate streams and are kept
-//! inflated in a small cache.
+//! not grow with the virtual size. Compressed clusters are raw deflate streams or zstd frames
+//! (`compression_type` 1) and are kept decompressed in a small cache. Extended L2 entries
+//! (subclusters) and an external data file (named by the header, confined like backing files)
+//! are read as qemu reads them.
 
 use std::io;
 use std::sync::Arc;
@@ -18,6 +20,7 @@ const F: Format = Format::Qcow2;
 const EXT_END: u32 = 0;
 const EXT_BACKING_FORMAT: u32 = 0xe279_2aca;
 const EXT_FEATURE_TABLE: u32 = 0x6803_f857;
+const EXT_DATA_FILE: u32 = 0x4441_5441;
 
 const INCOMPAT_DIRTY: u64 = 1 << 0;
 const INCOMPAT_CORRUPT: u64 = 1 << 1;
@@ -27,8 +30,12 @@ const INCOMPAT_EXTL2: u64 = 1 << 4;
 
 const L1E_OFFSET_MASK: u64 = 0x00ff_ffff_ffff_fe00;
 const L2E_OFFSET_MASK: u64 = 0x00ff_ffff_ffff_fe00;
+const OFLAG_COPIED: u64 = 1 << 63;
 const OFLAG_COMPRESSED: u64 = 1 << 62;
 const OFLAG_ZERO: u64 = 1;
+
+/// Largest zstd window accepted in a compressed cluster (clusters are at most 2 MiB).
+const ZSTD_MAX_WINDOW: u64 = 8 << 20;
 
 /// qemu's limit on the active L1 table: 32 MiB.
 const MAX_L1_BYTES: u64 = 32 << 20;
@@ -40,6 +47,15 @@ pub(crate) struct Backing {
     pub(crate) format: Option<String>,
 }
 
+/// How compressed clusters are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compression {
+    /// Raw deflate (compression_type 0).
+    Zlib,
+    /// zstd frames (compression_type 1).
+    Zstd,
+}
+
 /// The parts of the header reading needs.
 #[derive(Debug)]
 pub(crate) struct Header {
@@ -48,7 +64,12 @@ pub(crate) struct Header {
     l1_offset: u64,
     /// L1 entries the virtual size needs (the table may be longer).
     l1_used: u64,
+    compression: Compression,
+    /// L2 entries are 128 bits with a subcluster bitmap.
+    extended_l2: bool,
     pub(crate) backing: Option<Backing>,
+    /// The external data file's name, when guest clusters live in one.
+    pub(crate) data_file: Option<String>,
 }
 
 fn truncated(what: &'static str, offset: u64, len: u64, file_size: u64) -> Error {
@@ -136,18 +157,31 @@ impl Header {
         } else {
             cluster_size
         };
-        let exts = read_extensions(src, header_len, ext_end)?;
+        let mut exts = read_extensions(src, header_len, ext_end)?;
+        exts.raw_external_data = version == 3 && field::be64(&h, 88) & 2 != 0;
 
-        if incompat & INCOMPAT_DATA_FILE != 0 {
-            return Err(Error::unsupported(
+        let data_file = if incompat & INCOMPAT_DATA_FILE != 0 {
+            match exts.data_file.clone() {
+                Some(name) if !name.is_empty() => Some(name),
+                _ => {
+                    return Err(Error::unsupported(
+                        F,
+                        "external data file with no name in the header (qemu needs it given \
+                         as data-file=…)",
+                    ));
+                }
+            }
+        } else {
+            None
+        };
+        let extended_l2 = incompat & INCOMPAT_EXTL2 != 0;
+        if extended_l2 && cluster_bits < 14 {
+            return Err(Error::invalid(
                 F,
-                "external data file (incompatible feature bit 2)",
-            ));
-        }
-        if incompat & INCOMPAT_EXTL2 != 0 {
-            return Err(Error::unsupported(
-                F,
-                "extended L2 entries / subclusters (incompatible feature bit 4)",
+                "cluster_bits",
+                20,
+                "at least 14 with extended L2 entries",
+                cluster_bits,
             ));
         }
         let compression_type = if version == 3 && header_len > 104 {
@@ -155,14 +189,9 @@ impl Header {
         } else {
             0
         };
-        match (compression_type, incompat & INCOMPAT_COMPRESSION != 0) {
-            (0, false) => {}
-            (1, true) => {
-                return Err(Error::unsupported(
-                    F,
-                    "zstd compression (compression_type 1, incompatible feature bit 3)",
-                ));
-            }
+        let compression = match (compression_type, incompat & INCOMPAT_COMPRESSION != 0) {
+            (0, false) => Compression::Zlib,
+            (1, true) => Compression::Zstd,
             (0, true) => {
                 return Err(Error::invalid(
                     F,
@@ -184,7 +213,7 @@ impl Header {
                     t,
                 ));
             }
-        }
+        };
         let known = INCOMPAT_DIRTY
             | INCOMPAT_CORRUPT
             | INCOMPAT_DATA_FILE
@@ -215,7 +244,7 @@ impl Header {
         }
 
         // L1 table: qemu's limit is 32 MiB, and it must cover the virtual size.
-        let l2_bits = cluster_bits - 3;
+        let l2_bits = cluster_bits - if extended_l2 { 4 } else { 3 };
         let shift = cluster_bits + l2_bits;
         let l1_used = size.div_ceil(1u64 << shift);
         let l1_max = MAX_L1_BYTES / 8;
@@ -298,12 +327,24 @@ impl Header {
             None
         };
 
+        if data_file.is_some() && backing.is_some() && exts.raw_external_data {
+            return Err(Error::invalid(
+                F,
+                "autoclear_features",
+                88,
+                "no raw external data bit on an image with a backing file",
+                "both",
+            ));
+        }
         Ok(Header {
             cluster_bits,
             size,
             l1_offset,
             l1_used,
+            compression,
+            extended_l2,
             backing,
+            data_file,
         })
     }
 }
@@ -311,6 +352,10 @@ impl Header {
 #[derive(Default)]
 struct Extensions {
     backing_format: Option<String>,
+    /// The external data file name.
+    data_file: Option<String>,
+    /// Autoclear bit 1: the data file is a consistent raw image.
+    raw_external_data: bool,
     /// Incompatible-feature names from the feature name table: (bit, name).
     incompat_names: Vec<(u32, String)>,
 }
@@ -364,6 +409,17 @@ fn read_extensions(src: &dyn ReadAt, start: u64, end: u64) -> Result<Extensions,
                 }
                 exts.backing_format = Some(String::from_utf8_lossy(data).into_owned());
             }
+            EXT_DATA_FILE => {
+                exts.data_file = Some(String::from_utf8(data.to_vec()).map_err(|e| {
+                    Error::invalid(
+                        F,
+                        "external data file name",
+                        at + 8,
+                        "UTF-8",
+                        format!("{:02x?}", e.as_bytes()),
+                    )
+                })?);
+            }
             EXT_FEATURE_TABLE => {
                 for entry in data.chunks_exact(48) {
                     if entry[0] == 0 {
@@ -383,21 +439,27 @@ fn read_extensions(src: &dyn ReadAt, start: u64, end: u64) -> Result<Extensions,
     Ok(exts)
 }
 
-/// Builds the reader for an image whose header parsed, over its (already opened) backing file.
+/// Builds the reader for an image whose header parsed, over its (already opened) backing file
+/// and external data file.
 pub(crate) fn open(
     file: Arc<dyn ReadAt>,
     header: Header,
     backing: Option<Arc<dyn ReadAt>>,
+    data_file: Option<Arc<dyn ReadAt>>,
     cache: &Arc<Cache>,
 ) -> Result<Opened, Error> {
     let cluster_size = 1u64 << header.cluster_bits;
     let size = header.size;
     let reader = Qcow2 {
         tables: Tables::new(file.clone(), cache),
+        external: data_file.is_some(),
+        data: data_file.unwrap_or_else(|| file.clone()),
         file,
         cluster_bits: header.cluster_bits,
         cluster_size,
-        l2_bits: header.cluster_bits - 3,
+        l2_bits: header.cluster_bits - if header.extended_l2 { 4 } else { 3 },
+        extended_l2: header.extended_l2,
+        compression: header.compression,
         size,
         l1_offset: header.l1_offset,
         l1_used: header.l1_used,
@@ -412,10 +474,16 @@ pub(crate) fn open(
 
 struct Qcow2 {
     file: Arc<dyn ReadAt>,
+    /// Where guest data clusters live: the image itself, or its external data file.
+    data: Arc<dyn ReadAt>,
+    /// `data` is an external data file.
+    external: bool,
     tables: Tables,
     cluster_bits: u32,
     cluster_size: u64,
     l2_bits: u32,
+    extended_l2: bool,
+    compression: Compression,
     size: u64,
     l1_offset: u64,
     l1_used: u64,
@@ -428,7 +496,17 @@ enum Cluster {
     Unallocated,
     Zero,
     Normal(u64),
-    Compressed { offset: u64, len: u64 },
+    Compressed {
+        offset: u64,
+        len: u64,
+    },
+    /// An extended L2 entry: each of the 32 subclusters is allocated at `host` + its offset
+    /// (`alloc` bit), reads as zeros (`zero` bit), or comes from the backing file.
+    Subclusters {
+        host: Option<u64>,
+        alloc: u32,
+        zero: u32,
+    },
 }
 
 impl Qcow2 {
@@ -454,9 +532,19 @@ impl Qcow2 {
         }
         check_within(F, "L2 table", l2_offset, self.cluster_size, file_size)?;
         let l2_index = (guest >> self.cluster_bits) & ((1u64 << self.l2_bits) - 1);
-        let entry_at = l2_offset + l2_index * 8;
+        let entry_size = if self.extended_l2 { 16 } else { 8 };
+        let entry_at = l2_offset + l2_index * entry_size;
         let entry = self.tables.be_u64(entry_at)?;
         if entry & OFLAG_COMPRESSED != 0 {
+            if self.external {
+                return Err(Error::invalid(
+                    F,
+                    "L2 entry",
+                    entry_at,
+                    "no compressed clusters with an external data file",
+                    format!("{entry:#018x}"),
+                ));
+            }
             let csize_shift = 62 - (self.cluster_bits - 8);
             let csize_mask = (1u64 << (self.cluster_bits - 8)) - 1;
             let offset = entry & ((1u64 << csize_shift) - 1);
@@ -464,23 +552,51 @@ impl Qcow2 {
             let len = (sectors * 512).saturating_sub(offset & 511);
             return Ok(Cluster::Compressed { offset, len });
         }
-        if entry & OFLAG_ZERO != 0 {
-            return Ok(Cluster::Zero);
-        }
-        let host = entry & L2E_OFFSET_MASK;
-        if host == 0 {
-            return Ok(Cluster::Unallocated);
-        }
-        if !host.is_multiple_of(self.cluster_size) {
+        let raw_host = entry & L2E_OFFSET_MASK;
+        // An external data file maps guest offset 0 to host offset 0, marked by bit 63.
+        let host =
+            (raw_host != 0 || (self.external && entry & OFLAG_COPIED != 0)).then_some(raw_host);
+        if let Some(h) = host
+            && !h.is_multiple_of(self.cluster_size)
+        {
             return Err(Error::Misaligned {
                 format: F,
                 what: "data cluster",
                 offset: entry_at,
-                value: host,
+                value: h,
                 alignment: self.cluster_size,
             });
         }
-        Ok(Cluster::Normal(host))
+        if self.extended_l2 {
+            let bitmap = self.tables.be_u64(entry_at + 8)?;
+            let (alloc, zero) = (bitmap as u32, (bitmap >> 32) as u32);
+            if alloc & zero != 0 {
+                return Err(Error::invalid(
+                    F,
+                    "subcluster bitmap",
+                    entry_at + 8,
+                    "no subcluster both allocated and zero",
+                    format!("{bitmap:#018x}"),
+                ));
+            }
+            if alloc != 0 && host.is_none() {
+                return Err(Error::invalid(
+                    F,
+                    "L2 entry",
+                    entry_at,
+                    "a host offset for allocated subclusters",
+                    0,
+                ));
+            }
+            return Ok(Cluster::Subclusters { host, alloc, zero });
+        }
+        if entry & OFLAG_ZERO != 0 {
+            return Ok(Cluster::Zero);
+        }
+        Ok(match host {
+            Some(h) => Cluster::Normal(h),
+            None => Cluster::Unallocated,
+        })
     }
 
     fn inflate_cluster(&self, offset: u64, len: u64) -> Result<Arc<Vec<u8>>, Error> {
@@ -495,13 +611,16 @@ impl Qcow2 {
         let mut input = vec![0u8; len as usize];
         util::read_zero_past_eof(&*self.file, offset, &mut input)?;
         let cs = self.cluster_size as usize;
-        let (out, produced, _) =
-            util::inflate(&input, cs, false).map_err(|detail| Error::Decompress {
-                format: F,
-                what: "cluster",
-                offset,
-                detail,
-            })?;
+        let decoded = match self.compression {
+            Compression::Zlib => util::inflate(&input, cs, false).map(|(out, n, _)| (out, n)),
+            Compression::Zstd => zstd_cluster(&input, cs),
+        };
+        let (out, produced) = decoded.map_err(|detail| Error::Decompress {
+            format: F,
+            what: "cluster",
+            offset,
+            detail,
+        })?;
         if produced != cs {
             return Err(Error::Decompress {
                 format: F,
@@ -518,7 +637,7 @@ impl Qcow2 {
     fn read(&self, offset: u64, buf: &mut [u8]) -> Result<(), Error> {
         imgprep_io::check_range(offset, buf.len(), self.size)?;
         let cs = self.cluster_size;
-        let file_size = self.file.size();
+        let data_size = self.data.size();
         let mut done = 0usize;
         while done < buf.len() {
             let guest = offset + done as u64;
@@ -547,6 +666,10 @@ impl Qcow2 {
                     buf[done..done + n].copy_from_slice(src);
                     done += n;
                 }
+                Cluster::Subclusters { host, alloc, zero } => {
+                    self.read_subclusters(guest, host, alloc, zero, &mut buf[done..done + n])?;
+                    done += n;
+                }
                 Cluster::Normal(host) => {
                     // Merge following clusters that continue this one in the file into one read.
                     let mut run = n;
@@ -560,14 +683,71 @@ impl Qcow2 {
                         next_host += cs;
                     }
                     let at = host + within;
-                    check_within(F, "data cluster", at, run as u64, file_size)?;
-                    self.file.read_exact_at(at, &mut buf[done..done + run])?;
+                    check_within(F, "data cluster", at, run as u64, data_size)?;
+                    self.data.read_exact_at(at, &mut buf[done..done + run])?;
                     done += run;
                 }
             }
         }
         Ok(())
     }
+}
+
+impl Qcow2 {
+    /// Reads `buf` from guest offset `guest` inside one cluster with extended L2 entries.
+    fn read_subclusters(
+        &self,
+        guest: u64,
+        host: Option<u64>,
+        alloc: u32,
+        zero: u32,
+        buf: &mut [u8],
+    ) -> Result<(), Error> {
+        let sc = self.cluster_size / 32;
+        let mut done = 0usize;
+        while done < buf.len() {
+            let within = (guest + done as u64) & (self.cluster_size - 1);
+            let index = (within / sc) as u32;
+            let n = ((sc - within % sc) as usize).min(buf.len() - done);
+            let part = &mut buf[done..done + n];
+            if alloc & (1 << index) != 0 {
+                // Allocation bits imply a host offset (checked in `lookup`).
+                let at = host.unwrap_or(0) + within;
+                check_within(F, "data subcluster", at, n as u64, self.data.size())?;
+                self.data.read_exact_at(at, part)?;
+            } else if zero & (1 << index) != 0 {
+                part.fill(0);
+            } else {
+                crate::read_backing(self.backing.as_ref(), guest + done as u64, part)?;
+            }
+            done += n;
+        }
+        Ok(())
+    }
+}
+
+/// Decodes the zstd frames of one compressed cluster until `out_len` bytes are produced, as
+/// qemu does (several frames may follow one another; bytes after the cluster are ignored).
+fn zstd_cluster(input: &[u8], out_len: usize) -> Result<(Vec<u8>, usize), String> {
+    use std::io::Read as _;
+    let mut out = Vec::with_capacity(out_len);
+    let mut rest: &[u8] = input;
+    while out.len() < out_len {
+        if rest.is_empty() {
+            break;
+        }
+        let dec = ruzstd::decoding::StreamingDecoder::new_with_max_window_size(
+            &mut rest,
+            ZSTD_MAX_WINDOW,
+        )
+        .map_err(|e| format!("zstd frame header: {e}"))?;
+        let want = (out_len - out.len()) as u64;
+        dec.take(want)
+            .read_to_end(&mut out)
+            .map_err(|e| format!("zstd data: {e}"))?;
+    }
+    let produced = out.len();
+    Ok((out, produced))
 }
 
 impl ReadAt for Qcow2 {

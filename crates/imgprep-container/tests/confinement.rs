@@ -88,7 +88,7 @@ fn names_leaving_the_directory_are_refused() {
         ],
     );
     // Allowed explicitly, the same chain opens.
-    let d = Disk::open_allowing(&climbing, &[other.clone()]).unwrap();
+    let d = Disk::open_allowing(&climbing, std::slice::from_ref(&other)).unwrap();
     assert_eq!(
         d.companions()[0].path,
         fs_err::canonicalize(&secret).unwrap()
@@ -129,6 +129,33 @@ fn names_leaving_the_directory_are_refused() {
             "outside",
         ],
     );
+    // A qcow2 external data file named outside the directory (the name patched to climb out).
+    qemu_img(
+        &dir,
+        &[
+            "create",
+            "-f",
+            "qcow2",
+            "-o",
+            "data_file=dd.raw",
+            "ext.qcow2",
+            "1M",
+        ],
+    );
+    fs_err::create_dir_all(root.join("o")).unwrap();
+    fs_err::write(root.join("o/d"), vec![0u8; 1 << 20]).unwrap();
+    let ext = dir.join("ext.qcow2");
+    let mut bytes = fs_err::read(&ext).unwrap();
+    let at = bytes.windows(6).position(|w| w == b"dd.raw").unwrap();
+    bytes[at..at + 6].copy_from_slice(b"../o/d");
+    fs_err::write(&ext, bytes).unwrap();
+    refused(
+        &ext,
+        &[],
+        &["external data file name \"../o/d\" resolves to", "outside"],
+    );
+    let d = Disk::open_allowing(&ext, &[root.join("o")]).unwrap();
+    assert_eq!(d.companions().len(), 1);
     // An allowed directory must exist.
     refused(
         &abs_host,

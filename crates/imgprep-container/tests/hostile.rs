@@ -357,33 +357,45 @@ fn hostile_qcow2_images_fail_cleanly() {
         check(case, image, &none, want);
     }
 
-    // Unsupported features in images qemu-img writes.
-    let unsupported = [
+    // Features qemu-img writes, damaged or naming files that may not be opened.
+    let be64 = |b: &[u8], at: usize| u64::from_be_bytes(b[at..at + 8].try_into().unwrap());
+    // The first L2 entry of an image: L1 table offset at 40, L2 table offset in L1[0].
+    let l2_entry = |b: &[u8]| (be64(b, be64(b, 40) as usize) & 0x00ff_ffff_ffff_fe00) as usize;
+    let extl2 = b.convert("qcow2", &["-o", "extended_l2=on"]);
+    let zstd = b.convert("qcow2", &["-c", "-o", "compression_type=zstd"]);
+    let rows: Vec<(&str, Vec<u8>, &str)> = vec![
         (
-            "zstd",
-            &[
-                "-f",
-                "qcow2",
-                "-o",
-                "compression_type=zstd",
-                "new.img",
-                "1M",
-            ][..],
-            "zstd compression",
+            "external data file refused",
+            b.create(&["-f", "qcow2", "-o", "data_file=data.raw", "new.img", "1M"]),
+            "external data file name \"data.raw\" (resolved to data.raw)",
         ),
         (
-            "extended L2",
-            &["-f", "qcow2", "-o", "extended_l2=on", "new.img", "1M"],
-            "extended L2 entries",
+            "external data file bit without a name",
+            mutate(&v3, |b| put_be64(b, 72, 1 << 2)),
+            "external data file with no name in the header",
         ),
         (
-            "external data file",
-            &["-f", "qcow2", "-o", "data_file=data.raw", "new.img", "1M"],
-            "external data file",
+            "subcluster both allocated and zero",
+            mutate(&extl2, |b| {
+                let at = l2_entry(b) + 8;
+                let bitmap = be64(b, at) | 1 | (1 << 32);
+                put_be64(b, at, bitmap);
+            }),
+            "subcluster bitmap at",
+        ),
+        (
+            "corrupt zstd cluster",
+            mutate(&zstd, |b| {
+                let entry = be64(b, l2_entry(b));
+                let shift = 62 - (16 - 8);
+                let at = (entry & ((1u64 << shift) - 1)) as usize;
+                b[at..at + 16].fill(0xff);
+            }),
+            "compressed cluster at",
         ),
     ];
-    for (case, args, want) in unsupported {
-        check(case, b.create(args), &none, want);
+    for (case, image, want) in rows {
+        check(case, image, &none, want);
     }
 }
 

@@ -496,3 +496,79 @@ fn vhdx_metadata_region(img: &[u8]) -> usize {
         .map(|e| u64::from_le_bytes(img[e + 16..e + 24].try_into().unwrap()) as usize)
         .unwrap()
 }
+
+#[test]
+fn qcow2_as_qemu_writes_it_today_reads_like_qemu() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let raw = make_raw(dir, "disk.raw", SIZE);
+    // zstd-compressed clusters, at several cluster sizes.
+    let cases: &[(&str, &[&str])] = &[
+        ("zstd.qcow2", &["-c", "-o", "compression_type=zstd"]),
+        (
+            "zstd-4k.qcow2",
+            &["-c", "-o", "compression_type=zstd,cluster_size=4k"],
+        ),
+        (
+            "zstd-2m.qcow2",
+            &["-c", "-o", "compression_type=zstd,cluster_size=2M"],
+        ),
+        // Extended L2 entries, alone and with compression.
+        ("extl2.qcow2", &["-o", "extended_l2=on"]),
+        (
+            "extl2-c32k.qcow2",
+            &["-o", "extended_l2=on,cluster_size=32k"],
+        ),
+        (
+            "extl2-zstd.qcow2",
+            &["-c", "-o", "extended_l2=on,compression_type=zstd"],
+        ),
+    ];
+    for (name, opts) in cases {
+        let img = convert(dir, &raw, name, "qcow2", opts);
+        check(dir, &img, "qcow2", Format::Qcow2);
+    }
+
+    // Subclusters over a backing file: some allocated, some zeroed, the rest from the backing.
+    qemu_img(
+        dir,
+        &[
+            "create",
+            "-f",
+            "qcow2",
+            "-o",
+            "extended_l2=on,cluster_size=64k",
+            "-F",
+            "raw",
+            "-b",
+            "disk.raw",
+            "sub.qcow2",
+        ],
+    );
+    qemu_io(dir, "qcow2", "sub.qcow2", "write -P 0x77 8k 2k");
+    qemu_io(dir, "qcow2", "sub.qcow2", "write -P 0x66 70k 6k");
+    qemu_io(dir, "qcow2", "sub.qcow2", "write -z 140k 4k");
+    qemu_io(dir, "qcow2", "sub.qcow2", "write -z 1M 64k");
+    let disk = check(dir, &dir.join("sub.qcow2"), "qcow2", Format::Qcow2);
+    assert_eq!(disk.chain().len(), 2);
+
+    // External data files, raw and not, named in the header (confined like backing files).
+    for (name, opts) in [
+        ("ext.qcow2", "data_file=ext.data"),
+        ("extraw.qcow2", "data_file=extraw.data,data_file_raw=on"),
+    ] {
+        let img = convert(dir, &raw, name, "qcow2", &["-o", opts]);
+        let disk = check(dir, &img, "qcow2", Format::Qcow2);
+        let roles: Vec<String> = disk
+            .companions()
+            .iter()
+            .map(|c| format!("{} {}", c.role, c.name))
+            .collect();
+        let data = opts
+            .trim_start_matches("data_file=")
+            .split(',')
+            .next()
+            .unwrap();
+        assert_eq!(roles, [format!("external data file name {data}")]);
+    }
+}

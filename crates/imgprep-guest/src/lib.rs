@@ -99,6 +99,14 @@ pub trait Guest: Send + Sync {
     /// Up to `len` bytes of the regular file `path` (symlinks followed) from `offset`.
     fn read(&self, path: &str, offset: u64, len: usize) -> Result<Vec<u8>>;
 
+    /// The regular file `path` (symlinks followed) as a byte source, refusing files over
+    /// `limit` bytes. [`NativeGuest`] reads it on demand, so a large file (a package database, a
+    /// registry hive) never sits in memory whole; this default (for test doubles) reads it
+    /// whole.
+    fn open_file(&self, path: &str, limit: u64) -> Result<std::sync::Arc<dyn imgprep_io::ReadAt>> {
+        Ok(std::sync::Arc::new(self.read_file(path, limit)?))
+    }
+
     /// The canonical guest path of `path`, all symlinks resolved.
     fn realpath(&self, path: &str) -> Result<String>;
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use imgprep_fs::{DirEntry, FileKind, Filesystem, FsError, Metadata};
+use imgprep_io::ReadAt;
 
 use crate::{Guest, GuestError, Result};
 
@@ -50,11 +51,16 @@ impl MountTable {
 
     /// The filesystem holding the guest path `comps` and the path inside it.
     fn locate(&self, comps: &[Vec<u8>]) -> Option<(&dyn Filesystem, Vec<u8>)> {
+        let (fs, path) = self.locate_arc(comps)?;
+        Some((fs.as_ref(), path))
+    }
+
+    fn locate_arc(&self, comps: &[Vec<u8>]) -> Option<(&Arc<dyn Filesystem>, Vec<u8>)> {
         let m = self
             .mounts
             .iter()
             .find(|m| comps.len() >= m.at.len() && comps[..m.at.len()] == m.at[..])?;
-        Some((m.fs.as_ref(), join(&comps[m.at.len()..]).into_bytes()))
+        Some((&m.fs, join(&comps[m.at.len()..]).into_bytes()))
     }
 }
 
@@ -218,12 +224,93 @@ impl Guest for NativeGuest {
             .map_err(|e| Self::fs_err(path, e))
     }
 
+    fn open_file(&self, path: &str, limit: u64) -> Result<Arc<dyn ReadAt>> {
+        let r = self.resolve(path, true)?;
+        let meta = r
+            .meta
+            .ok_or_else(|| GuestError::NotFound { path: path.into() })?;
+        let (fs, fs_path) = self.table.locate_arc(&r.comps).ok_or(GuestError::NoRoot)?;
+        let shown = || String::from_utf8_lossy(&fs_path).into_owned();
+        let refuse = |source| Self::fs_err(path, source);
+        match meta.kind {
+            FileKind::File => {}
+            FileKind::Dir => return Err(refuse(FsError::IsADirectory { path: shown() })),
+            kind => {
+                return Err(refuse(FsError::Unsupported {
+                    path: shown(),
+                    what: format!("reading a {kind:?} as a file"),
+                }));
+            }
+        }
+        if meta.size > limit {
+            return Err(refuse(FsError::TooLarge {
+                path: shown(),
+                size: meta.size,
+                limit,
+            }));
+        }
+        Ok(Arc::new(FsFile {
+            fs: fs.clone(),
+            path: fs_path,
+            guest_path: path.to_owned(),
+            size: meta.size,
+        }))
+    }
+
     fn realpath(&self, path: &str) -> Result<String> {
         let r = self.resolve(path, true)?;
         if r.meta.is_none() {
             return Err(GuestError::NotFound { path: path.into() });
         }
         Ok(join(&r.comps))
+    }
+}
+
+/// A regular file of a guest filesystem read on demand through its reader.
+struct FsFile {
+    fs: Arc<dyn Filesystem>,
+    /// The path inside `fs`.
+    path: Vec<u8>,
+    /// The guest path it was opened as, for errors.
+    guest_path: String,
+    size: u64,
+}
+
+impl std::fmt::Debug for FsFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FsFile")
+            .field("path", &self.guest_path)
+            .field("size", &self.size)
+            .finish()
+    }
+}
+
+impl ReadAt for FsFile {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        imgprep_io::check_range(offset, buf.len(), self.size)?;
+        let data = self.fs.read(&self.path, offset, buf.len()).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{}: {e}", self.guest_path),
+            )
+        })?;
+        if data.len() != buf.len() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "{}: {} bytes at {offset:#x} asked, {} read",
+                    self.guest_path,
+                    buf.len(),
+                    data.len()
+                ),
+            ));
+        }
+        buf.copy_from_slice(&data);
+        Ok(())
     }
 }
 

@@ -1,12 +1,14 @@
 //! Installed packages and programs, read through the assembled guest view.
 
+use std::sync::Arc;
+
 use imgprep_guest::Guest;
-use imgprep_pkgdb::{Listing, Package};
+use imgprep_pkgdb::{Listing, Package, ReadAt};
 
 use crate::linux::Data;
 use crate::model::{Application, nonempty};
 
-/// Largest package database read into memory.
+/// Largest package database read (on demand, never whole).
 const MAX_DB: u64 = 1 << 30;
 
 /// The OS's installed packages, sorted by name as virt-inspector sorts them, and notes about what
@@ -36,7 +38,7 @@ pub(crate) fn list(g: &dyn Guest, d: &Data) -> (Vec<Application>, Vec<String>) {
         },
         (Some("windows"), _) => match d.windows.as_ref().and_then(|w| w.software_hive.clone()) {
             Some(sw) => match crate::windows::load_hive(g, &sw) {
-                Ok(h) => crate::windows::applications(&h),
+                Ok(h) => crate::windows::applications(&h, &mut notes),
                 Err(e) => {
                     notes.push(e);
                     Vec::new()
@@ -76,11 +78,11 @@ type Found = Option<(String, Listing)>;
 
 /// Reads the first package database of `format` that exists in the guest.
 fn packages(g: &dyn Guest, format: &str) -> Result<Found, String> {
-    let read = |path: &str| -> Result<Option<Vec<u8>>, String> {
+    let read = |path: &str| -> Result<Option<Arc<dyn ReadAt>>, String> {
         if !g.is_file(path) {
             return Ok(None);
         }
-        g.read_file(path, MAX_DB)
+        g.open_file(path, MAX_DB)
             .map(Some)
             .map_err(|e| format!("{path}: cannot read the package database: {e}"))
     };
@@ -92,14 +94,14 @@ fn packages(g: &dyn Guest, format: &str) -> Result<Found, String> {
         "deb" => {
             let path = "/var/lib/dpkg/status";
             match read(path)? {
-                Some(b) => parsed(path, imgprep_pkgdb::dpkg_status(&b)),
+                Some(b) => parsed(path, imgprep_pkgdb::dpkg_status(&*b)),
                 None => Ok(None),
             }
         }
         "apk" => {
             let path = "/lib/apk/db/installed";
             match read(path)? {
-                Some(b) => parsed(path, imgprep_pkgdb::apk_installed(&b)),
+                Some(b) => parsed(path, imgprep_pkgdb::apk_installed(&*b)),
                 None => Ok(None),
             }
         }
@@ -109,16 +111,15 @@ fn packages(g: &dyn Guest, format: &str) -> Result<Found, String> {
                 if let Some(b) = read(&sqlite)? {
                     // Committed transactions may still sit in the write-ahead log.
                     let wal = read(&format!("{sqlite}-wal"))?;
-                    let wal = wal.as_ref().map(|w| w as &dyn imgprep_pkgdb::ReadAt);
-                    return parsed(&sqlite, imgprep_pkgdb::rpm_sqlite(&b, wal));
+                    return parsed(&sqlite, imgprep_pkgdb::rpm_sqlite(&*b, wal.as_deref()));
                 }
                 let ndb = format!("{dir}/Packages.db");
                 if let Some(b) = read(&ndb)? {
-                    return parsed(&ndb, imgprep_pkgdb::rpm_ndb(&b));
+                    return parsed(&ndb, imgprep_pkgdb::rpm_ndb(&*b));
                 }
                 let bdb = format!("{dir}/Packages");
                 if let Some(b) = read(&bdb)? {
-                    return parsed(&bdb, imgprep_pkgdb::rpm_bdb(&b));
+                    return parsed(&bdb, imgprep_pkgdb::rpm_bdb(&*b));
                 }
             }
             Ok(None)

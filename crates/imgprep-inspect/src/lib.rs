@@ -122,7 +122,14 @@ pub fn inspect_roots(image: &Image, opts: Options) -> (Vec<Root>, Vec<String>) {
         match linux::check_filesystem(&alone) {
             Role::Root(d) => found.push((entry.mountable.clone(), *d)),
             Role::Usr(d) => usrs.push((entry.mountable.clone(), *d)),
-            Role::Other => {}
+            Role::Other => {
+                if let Some(why) = unreadable(&alone) {
+                    notes.push(format!(
+                        "{}: not recognised as an OS root, and part of it cannot be read: {why}",
+                        entry.mountable
+                    ));
+                }
+            }
         }
     }
     let roots = found
@@ -133,6 +140,35 @@ pub fn inspect_roots(image: &Image, opts: Options) -> (Vec<Root>, Vec<String>) {
         })
         .collect();
     (roots, notes)
+}
+
+/// Directories whose contents decide whether a filesystem is an OS root (Linux and Windows
+/// spellings; NTFS and FAT match names without case).
+const ROOT_MARKERS: [&str; 6] = [
+    "/etc",
+    "/bin",
+    "/usr",
+    "/windows",
+    "/winnt",
+    "/windows/system32",
+];
+
+/// The first read error (not "does not exist") met listing the directories that decide whether
+/// a filesystem is an OS root: what makes an unreadable root look like no root at all.
+fn unreadable(g: &NativeGuest) -> Option<String> {
+    use imgprep_guest::Guest as _;
+    if let Err(e) = g.read_dir("/") {
+        return Some(e.to_string());
+    }
+    ROOT_MARKERS.iter().find_map(|p| match g.read_dir(p) {
+        Err(e)
+            if !e.is_not_found()
+                && !matches!(e, imgprep_guest::GuestError::NotADirectory { .. }) =>
+        {
+            Some(e.to_string())
+        }
+        _ => None,
+    })
 }
 
 /// A guest view of one filesystem on its own, as libguestfs's chroot checks see it.
@@ -346,7 +382,7 @@ fn build_root(image: &Image, root: Mountable, d: Data, opts: Options) -> Root {
         && let (Some(sys), Some(ccs)) = (&w.system_hive, &w.current_control_set)
     {
         match windows::load_hive(&guest, sys) {
-            Ok(h) => os.services = windows::services(&h, ccs),
+            Ok(h) => os.services = windows::services(&h, ccs, &mut os.notes),
             Err(e) => os.notes.push(e),
         }
     }

@@ -9,8 +9,8 @@ use crate::model::{Application, Service};
 /// Where Windows keeps its system root, tried in order.
 const SYSTEMROOT_PATHS: [&str; 5] = ["/windows", "/winnt", "/win32", "/win", "/reactos"];
 
-/// Largest hive read into memory.
-pub(crate) const MAX_HIVE: u64 = 512 << 20;
+/// Largest hive read (cell by cell, never whole).
+pub(crate) const MAX_HIVE: u64 = imgprep_registry::MAX_HIVE_SIZE;
 
 /// Windows facts that need the registry later (drive letters, applications, services).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -142,10 +142,10 @@ pub(crate) fn check_windows_root(g: &dyn Guest, data: &mut Data) {
 
 /// Reads and parses a hive; the error is a note for the report.
 pub(crate) fn load_hive(g: &dyn Guest, path: &str) -> Result<Hive, String> {
-    let bytes = g
-        .read_file(path, MAX_HIVE)
+    let file = g
+        .open_file(path, MAX_HIVE)
         .map_err(|e| format!("registry hive {path} could not be read: {e}"))?;
-    let hive = Hive::from_bytes(bytes)
+    let hive = Hive::from_source(file)
         .map_err(|e| format!("registry hive {path} is not readable: {e}"))?;
     Ok(hive)
 }
@@ -183,10 +183,38 @@ fn dword_value(key: &Key<'_>, name: &str) -> Option<u32> {
     }
 }
 
+/// The key at `path` of `hive`; a damaged hive (a loop in the subkey lists, a bad cell) is a
+/// note naming the key, not a missing key.
+fn open_key<'h>(h: &'h Hive, hive: &str, path: &str, notes: &mut Vec<String>) -> Option<Key<'h>> {
+    match h.open(path) {
+        Ok(k) => k,
+        Err(e) => {
+            notes.push(format!("{hive}\\{path} cannot be read: {e}"));
+            None
+        }
+    }
+}
+
+/// The subkeys of `key`, or none with a note when its subkey lists are damaged.
+fn subkeys<'h>(key: &Key<'h>, shown: &str, notes: &mut Vec<String>) -> Vec<Key<'h>> {
+    key.subkeys().unwrap_or_else(|e| {
+        notes.push(format!("{shown}: its subkeys cannot be read: {e}"));
+        Vec::new()
+    })
+}
+
 fn software_facts(h: &Hive, data: &mut Data, notes: &mut Vec<String>) {
-    let Ok(Some(cv)) = h.open("Microsoft\\Windows NT\\CurrentVersion") else {
-        notes.push("SOFTWARE has no Microsoft\\Windows NT\\CurrentVersion key".into());
-        return;
+    let path = "Microsoft\\Windows NT\\CurrentVersion";
+    let cv = match h.open(path) {
+        Ok(Some(k)) => k,
+        Ok(None) => {
+            notes.push(format!("SOFTWARE has no {path} key"));
+            return;
+        }
+        Err(e) => {
+            notes.push(format!("SOFTWARE\\{path} cannot be read: {e}"));
+            return;
+        }
     };
     if let Some(p) = string_value(&cv, "ProductName") {
         data.product_name = Some(p);
@@ -208,18 +236,20 @@ fn software_facts(h: &Hive, data: &mut Data, notes: &mut Vec<String>) {
 }
 
 fn system_facts(h: &Hive, data: &mut Data, w: &mut WindowsData) {
-    if let Ok(Some(md)) = h.open("MountedDevices") {
+    if let Some(md) = open_key(h, "SYSTEM", "MountedDevices", &mut w.notes) {
         w.mounted_devices = mounted_devices(&md);
     }
-    let current = h
-        .open("Select")
-        .ok()
-        .flatten()
+    let current = open_key(h, "SYSTEM", "Select", &mut w.notes)
         .and_then(|k| dword_value(&k, "Current"))
         .map(|n| format!("ControlSet{n:03}"));
     w.current_control_set = current.clone();
     if let Some(ccs) = current
-        && let Ok(Some(params)) = h.open(&format!("{ccs}\\Services\\Tcpip\\Parameters"))
+        && let Some(params) = open_key(
+            h,
+            "SYSTEM",
+            &format!("{ccs}\\Services\\Tcpip\\Parameters"),
+            &mut w.notes,
+        )
     {
         data.hostname = string_value(&params, "Hostname");
     }
@@ -276,17 +306,18 @@ fn guid_from_blob(g: &[u8]) -> String {
     )
 }
 
-/// Programs from the Uninstall keys (native, then WOW6432Node), as libguestfs lists them.
-pub(crate) fn applications(h: &Hive) -> Vec<Application> {
+/// Programs from the Uninstall keys (native, then WOW6432Node), as libguestfs lists them;
+/// damaged keys are notes.
+pub(crate) fn applications(h: &Hive, notes: &mut Vec<String>) -> Vec<Application> {
     let mut apps = Vec::new();
     for path in [
         "Microsoft\\Windows\\CurrentVersion\\Uninstall",
         "WOW6432Node\\Microsoft\\Windows\\CurrentVersion\\Uninstall",
     ] {
-        let Ok(Some(k)) = h.open(path) else {
+        let Some(k) = open_key(h, "SOFTWARE", path, notes) else {
             continue;
         };
-        for child in k.subkeys().unwrap_or_default() {
+        for child in subkeys(&k, &format!("SOFTWARE\\{path}"), notes) {
             let Some(display_name) = string_value(&child, "DisplayName") else {
                 continue;
             };
@@ -306,13 +337,17 @@ pub(crate) fn applications(h: &Hive) -> Vec<Application> {
     apps
 }
 
-/// Win32 services (not drivers) of the current control set.
-pub(crate) fn services(h: &Hive, current_control_set: &str) -> Vec<Service> {
-    let Ok(Some(k)) = h.open(&format!("{current_control_set}\\Services")) else {
+/// Win32 services (not drivers) of the current control set; damaged keys are notes.
+pub(crate) fn services(
+    h: &Hive,
+    current_control_set: &str,
+    notes: &mut Vec<String>,
+) -> Vec<Service> {
+    let path = format!("{current_control_set}\\Services");
+    let Some(k) = open_key(h, "SYSTEM", &path, notes) else {
         return Vec::new();
     };
-    k.subkeys()
-        .unwrap_or_default()
+    subkeys(&k, &format!("SYSTEM\\{path}"), notes)
         .into_iter()
         .filter(|s| dword_value(s, "Type").is_some_and(|t| t & 0x30 != 0))
         .map(|s| Service {

@@ -9,37 +9,56 @@
 //! byte; a one-byte line such as `P` sets an empty value.
 
 use crate::dpkg::split_version;
-use crate::{Error, Listing, Package, Problem, non_empty, text};
+use crate::lines::Pieces;
+use crate::{Error, Listing, Package, Problem, ReadAt, non_empty, text};
 
 /// Largest `installed` file libguestfs reads (it refuses larger ones).
 pub const MAX_APK_INSTALLED_SIZE: u64 = 50_000_000;
 
+/// Longest line kept (real ones are far shorter); a longer one is cut there, with a problem.
+const MAX_LINE: usize = 1 << 20;
+
 /// Lists the packages of an apk `installed` database, as libguestfs does.
 ///
-/// `Err` only for a file larger than [`MAX_APK_INSTALLED_SIZE`]. Paragraphs dropped for an
-/// epoch that does not parse, or for a missing empty line at the end, are problems.
-pub fn apk_installed(data: &[u8]) -> Result<Listing, Error> {
-    if data.len() as u64 > MAX_APK_INSTALLED_SIZE {
+/// The file is read in bounded pieces. `Err` for a file larger than
+/// [`MAX_APK_INSTALLED_SIZE`] (checked before reading) or one that cannot be read. Paragraphs
+/// dropped for an epoch that does not parse, or for a missing empty line at the end, are
+/// problems.
+pub fn apk_installed(data: &(impl ReadAt + ?Sized)) -> Result<Listing, Error> {
+    if data.size() > MAX_APK_INSTALLED_SIZE {
         return Err(Error::TooLarge {
             what: "apk installed database",
             offset: 0,
-            size: data.len() as u64,
+            size: data.size(),
             limit: MAX_APK_INSTALLED_SIZE,
         });
     }
     let mut listing = Listing::default();
     let mut epoch = 0i32;
     let mut p = Fields::default();
-    let mut pos = 0usize;
-    while pos < data.len() {
-        let start = pos;
-        let rest = &data[pos..];
-        let n = rest
-            .iter()
-            .position(|&c| c == b'\n')
-            .map_or(rest.len(), |i| i + 1);
-        pos += n;
-        let mut line = &rest[..n];
+    let mut pieces = Pieces::new(data, "apk installed database");
+    // Set while the rest of a line longer than MAX_LINE is skipped.
+    let mut skipping = false;
+    while let Some((start, piece)) = pieces.next(MAX_LINE)? {
+        let whole = piece.ends_with(b"\n");
+        if skipping {
+            skipping = !whole;
+            continue;
+        }
+        if !whole && piece.len() == MAX_LINE {
+            skipping = true;
+            listing.problem(Problem {
+                offset: start,
+                record: None,
+                error: Error::TooLarge {
+                    what: "apk installed line",
+                    offset: start,
+                    size: MAX_LINE as u64 + 1,
+                    limit: MAX_LINE as u64,
+                },
+            });
+        }
+        let mut line = piece;
         if let Some(l) = line.strip_suffix(b"\n") {
             line = l;
         }
@@ -56,7 +75,7 @@ pub fn apk_installed(data: &[u8]) -> Result<Listing, Error> {
                 if let (Some(name), Some(version)) = (&p.name, &p.version) {
                     if epoch >= 0 {
                         let opt = |v: &Option<Vec<u8>>| v.as_deref().map(text).and_then(non_empty);
-                        listing.packages.push(Package {
+                        let package = Package {
                             name: text(name),
                             epoch: epoch as u32,
                             version: text(version),
@@ -66,9 +85,10 @@ pub fn apk_installed(data: &[u8]) -> Result<Listing, Error> {
                             description: opt(&p.description),
                             url: opt(&p.url),
                             source_package: None,
-                        });
+                        };
+                        listing.push(package, p.start.unwrap_or(start));
                     } else {
-                        let offset = p.start.unwrap_or(start as u64);
+                        let offset = p.start.unwrap_or(start);
                         listing.problem(Problem {
                             offset,
                             record: None,
@@ -99,7 +119,7 @@ pub fn apk_installed(data: &[u8]) -> Result<Listing, Error> {
             _ => {}
         }
         if p.start.is_none() && p.name.is_some() {
-            p.start = Some(start as u64);
+            p.start = Some(start);
         }
     }
     if p.name.is_some() && p.version.is_some() {

@@ -15,7 +15,8 @@
 //!   the description, each without that space, joined with newlines (` .` stays `.`);
 //! - `Source:` is cut at its first space (`foo (1.2-1)` gives `foo`); `Homepage:` is the URL.
 
-use crate::{Error, Listing, Package, Problem, non_empty, text};
+use crate::lines::Pieces;
+use crate::{Error, Listing, Package, Problem, ReadAt, non_empty, text};
 
 /// Largest status file libguestfs reads (it refuses larger ones).
 pub const MAX_DPKG_STATUS_SIZE: u64 = 50_000_000;
@@ -23,49 +24,46 @@ pub const MAX_DPKG_STATUS_SIZE: u64 = 50_000_000;
 /// `fgets` with a 1024-byte buffer reads at most this many bytes per call.
 const FGETS_MAX: usize = 1023;
 
+/// Longest description one paragraph keeps (real ones are a few KiB); the rest is cut.
+const MAX_DESCRIPTION: usize = 1 << 20;
+
 /// Lists the installed packages of a dpkg `status` file, as libguestfs does.
 ///
-/// `Err` only for a file larger than [`MAX_DPKG_STATUS_SIZE`]. Paragraphs that look installed
-/// but are dropped (an epoch that does not parse, no empty line after the last paragraph) are
-/// reported as problems.
-pub fn dpkg_status(data: &[u8]) -> Result<Listing, Error> {
-    if data.len() as u64 > MAX_DPKG_STATUS_SIZE {
+/// The file is read in bounded pieces: memory does not grow with its size. `Err` for a file
+/// larger than [`MAX_DPKG_STATUS_SIZE`] (checked before reading) or one that cannot be read.
+/// Paragraphs that look installed but are dropped (an epoch that does not parse, no empty line
+/// after the last paragraph) are reported as problems.
+pub fn dpkg_status(data: &(impl ReadAt + ?Sized)) -> Result<Listing, Error> {
+    if data.size() > MAX_DPKG_STATUS_SIZE {
         return Err(Error::TooLarge {
             what: "dpkg status file",
             offset: 0,
-            size: data.len() as u64,
+            size: data.size(),
             limit: MAX_DPKG_STATUS_SIZE,
         });
     }
     let mut listing = Listing::default();
     let mut p = Paragraph::default();
     let mut in_description = false;
-    let mut pos = 0usize;
-    while pos < data.len() {
-        let start = pos;
-        let window = &data[pos..data.len().min(pos + FGETS_MAX)];
-        let n = window
-            .iter()
-            .position(|&c| c == b'\n')
-            .map_or(window.len(), |i| i + 1);
-        pos += n;
-        let raw = &window[..n];
+    let mut pieces = Pieces::new(data, "dpkg status file");
+    while let Some((start, raw)) = pieces.next(FGETS_MAX)? {
         let mut line = &raw[..raw.iter().position(|&c| c == 0).unwrap_or(raw.len())];
         if let Some(l) = line.strip_suffix(b"\n") {
             line = l;
         }
         if p.start.is_none() && !line.is_empty() {
-            p.start = Some(start as u64);
+            p.start = Some(start);
         }
 
         if line.first() == Some(&b' ') && in_description {
             let more = &line[1..];
             match &mut p.description {
                 None => p.description = Some(more.to_vec()),
-                Some(d) => {
+                Some(d) if d.len() + 1 + more.len() <= MAX_DESCRIPTION => {
                     d.push(b'\n');
                     d.extend_from_slice(more);
                 }
+                Some(_) => {}
             }
         } else {
             in_description = false;
@@ -153,7 +151,7 @@ impl Paragraph {
             return;
         }
         let opt = |v: &Option<Vec<u8>>| v.as_deref().map(text).and_then(non_empty);
-        listing.packages.push(Package {
+        let package = Package {
             name: text(name),
             epoch: self.epoch as u32,
             version: text(version),
@@ -163,7 +161,8 @@ impl Paragraph {
             description: opt(&self.description),
             url: opt(&self.url),
             source_package: opt(&self.source),
-        });
+        };
+        listing.push(package, self.start.unwrap_or(0));
     }
 }
 

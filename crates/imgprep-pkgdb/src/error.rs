@@ -30,6 +30,14 @@ pub enum Error {
         /// The limit.
         limit: u64,
     },
+    /// The database holds more of something than a listing keeps; the rest is left out.
+    #[error("more than {limit} {what}: the rest are left out")]
+    TooMany {
+        /// What was counted.
+        what: &'static str,
+        /// The limit.
+        limit: u64,
+    },
     /// A magic number did not match.
     #[error("{what} at {offset:#x}: bad magic (expected {expected}, found {found})")]
     BadMagic {

@@ -28,6 +28,7 @@ pub use imgprep_io::ReadAt;
 mod apk;
 mod dpkg;
 mod error;
+mod lines;
 mod rpm;
 pub mod version;
 
@@ -99,12 +100,72 @@ pub struct Listing {
     pub problems: Vec<Problem>,
     /// Problems met beyond [`MAX_PROBLEMS`], counted but not kept.
     pub problems_omitted: u64,
+    /// Bytes of package text kept so far.
+    text: usize,
+    /// [`MAX_PACKAGES`] was reached.
+    truncated: bool,
+    /// [`MAX_LISTING_TEXT`] was reached.
+    descriptions_dropped: bool,
 }
 
 /// Most problems a listing keeps; a database damaged everywhere yields no more than this.
 pub const MAX_PROBLEMS: usize = 10_000;
 
+/// Most packages a listing keeps (real systems have a few thousand; the largest some tens of
+/// thousands). Packages beyond it are left out, with one problem saying so.
+pub const MAX_PACKAGES: usize = 100_000;
+
+/// Most bytes of package text (summaries, descriptions, URLs) a listing keeps. Past it, the
+/// descriptions of further packages are left out, with one problem saying so: a hostile database
+/// cannot make the listing grow without bound.
+pub const MAX_LISTING_TEXT: usize = 24 << 20;
+
 impl Listing {
+    /// Adds a package within [`MAX_PACKAGES`] and [`MAX_LISTING_TEXT`]; `offset` is where its
+    /// record starts, for the problem recorded when a limit is reached.
+    fn push(&mut self, mut p: Package, offset: u64) {
+        if self.packages.len() >= MAX_PACKAGES {
+            if !self.truncated {
+                self.truncated = true;
+                self.problem(Problem {
+                    offset,
+                    record: None,
+                    error: Error::TooMany {
+                        what: "packages",
+                        limit: MAX_PACKAGES as u64,
+                    },
+                });
+            }
+            return;
+        }
+        let cost = |p: &Package| {
+            p.name.len()
+                + p.version.len()
+                + p.release.len()
+                + p.arch.len()
+                + [&p.summary, &p.description, &p.url, &p.source_package]
+                    .iter()
+                    .map(|s| s.as_ref().map_or(0, String::len))
+                    .sum::<usize>()
+        };
+        if self.text + cost(&p) > MAX_LISTING_TEXT && p.description.is_some() {
+            p.description = None;
+            if !self.descriptions_dropped {
+                self.descriptions_dropped = true;
+                self.problem(Problem {
+                    offset,
+                    record: None,
+                    error: Error::TooMany {
+                        what: "bytes of package descriptions",
+                        limit: MAX_LISTING_TEXT as u64,
+                    },
+                });
+            }
+        }
+        self.text += cost(&p);
+        self.packages.push(p);
+    }
+
     /// Records a problem, or counts it once [`MAX_PROBLEMS`] are kept.
     fn problem(&mut self, p: Problem) {
         if self.problems.len() < MAX_PROBLEMS {

@@ -250,3 +250,55 @@ fn apk_hostile_input_is_bounded() {
     let e = apk_installed(&vec![b'\n'; 50_000_001]).unwrap_err();
     assert!(matches!(e, Error::TooLarge { .. }), "{e}");
 }
+
+#[test]
+fn listings_stay_bounded_whatever_the_database_holds() {
+    use imgprep_pkgdb::{MAX_LISTING_TEXT, MAX_PACKAGES};
+    // More packages than a listing keeps: the first MAX_PACKAGES, and one problem.
+    let many = "Package: a\nStatus: installed\nVersion: 1\n\n".repeat(MAX_PACKAGES + 7);
+    let l = dpkg_status(many.as_bytes()).unwrap();
+    assert_eq!(l.packages.len(), MAX_PACKAGES);
+    assert_eq!(l.problems.len(), 1);
+    assert_eq!(
+        l.problems[0].error.to_string(),
+        "more than 100000 packages: the rest are left out"
+    );
+    // Descriptions past the text budget are left out (the packages stay), with one problem.
+    let line = format!(" {}\n", "d".repeat(1000));
+    let para = format!(
+        "Package: p\nStatus: install ok installed\nVersion: 1\nDescription: s\n{}\n",
+        line.repeat(1000)
+    );
+    let n = MAX_LISTING_TEXT / 1_000_000 + 5;
+    let l = dpkg_status(para.repeat(n).as_bytes()).unwrap();
+    assert_eq!(l.packages.len(), n);
+    let with = l
+        .packages
+        .iter()
+        .filter(|p| p.description.is_some())
+        .count();
+    assert!(with < n && with >= n - 6, "{with} of {n} keep descriptions");
+    assert_eq!(l.problems.len(), 1, "{:?}", l.problems);
+    // One description is cut at 1 MiB.
+    let long = format!(
+        "Package: p\nStatus: install ok installed\nVersion: 1\nDescription: s\n{}\n",
+        line.repeat(3000)
+    );
+    let l = dpkg_status(long.as_bytes()).unwrap();
+    assert!(l.packages[0].description.as_ref().unwrap().len() <= 1 << 20);
+    // An apk line longer than 1 MiB is cut, with a problem naming where.
+    let apk = format!("P:a\nV:1\nT:{}\n\n", "t".repeat(3 << 20));
+    let l = apk_installed(apk.as_bytes()).unwrap();
+    assert_eq!(l.packages.len(), 1);
+    assert_eq!(
+        l.packages[0].description.as_ref().unwrap().len(),
+        (1 << 20) - 2
+    );
+    assert!(
+        l.problems[0]
+            .to_string()
+            .contains("apk installed line at 0x8"),
+        "{}",
+        l.problems[0]
+    );
+}

@@ -1,9 +1,12 @@
 //! Read-only reader for Windows registry hive files (the `regf` format of `SYSTEM`, `SOFTWARE`,
 //! `NTUSER.DAT`, …), so inspection can read keys and values from an offline Windows image.
 //!
-//! A [`Hive`] is parsed from the bytes of one hive file: the base block (signature, sequence
-//! numbers, checksum), the hive bins and the cells in them. [`Key`]s and [`Value`]s are views
-//! into those bytes; names are looked up case-insensitively as Windows does. Value data is
+//! A [`Hive`] reads one hive file through a [`ReadAt`], cell by cell: opening it checks the base
+//! block (signature, sequence numbers, checksum) and walks the hive bins and the cells in them
+//! in one streaming pass, keeping only a bitmap of where allocated cells start (one bit per four
+//! bytes of file); cells are then read on demand through a small page cache, so a hive of
+//! hundreds of MiB costs a few MiB of memory. [`Key`]s and [`Value`]s are views of cells; names
+//! are looked up case-insensitively as Windows does. Value data is
 //! decoded into [`Data`] the way hivex decodes it (strings stop at the first UTF-16 NUL, big-data
 //! `db` cells are joined).
 //!
@@ -13,8 +16,11 @@
 //! is checked: damaged or hostile hives give an [`Error`] naming the structure and its offset.
 #![forbid(unsafe_code)]
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::{Arc, Mutex};
+
+pub use imgprep_io::ReadAt;
 
 /// Size of the base block at the start of the file; cell offsets count from its end.
 const BASE_BLOCK: usize = 0x1000;
@@ -24,6 +30,15 @@ pub const MAX_VALUE_LEN: u32 = 64 << 20;
 const DB_SEGMENT: u32 = 16344;
 /// How deeply `ri` subkey lists may nest (Windows writes one level).
 const MAX_LIST_DEPTH: u32 = 4;
+/// Largest hive file read (the largest real SOFTWARE hives are a few hundred MiB). The cell
+/// bitmap costs 1/32 of this at most.
+pub const MAX_HIVE_SIZE: u64 = 1 << 30;
+/// Size of a page of the cache cells are read through.
+const PAGE: u64 = 64 << 10;
+/// Pages the cache keeps (4 MiB).
+const CACHE_PAGES: usize = 64;
+/// Bytes read at a time while the bins are walked on open.
+const SCAN_CHUNK: usize = 1 << 20;
 
 /// Why a hive could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +48,25 @@ pub enum Error {
     #[error("hive is {len} bytes, shorter than its 4096-byte base block")]
     TooShort {
         /// File length.
+        len: u64,
+    },
+    /// The file is larger than this reader reads.
+    #[error("hive is {len} bytes, more than the {limit} read")]
+    TooBig {
+        /// File length.
+        len: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// Reading the file failed.
+    #[error("reading {len} bytes of the hive at {offset:#x}: {source}")]
+    Read {
+        /// File offset.
+        offset: u64,
+        /// Bytes asked for.
         len: usize,
+        /// The I/O error.
+        source: std::io::Error,
     },
     /// A structure does not start with the signature it must have.
     #[error("{what} at {offset:#x}: expected signature {expected:?}, found {found:?}")]
@@ -159,12 +192,14 @@ pub enum Error {
 /// Result of hive operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// A registry hive held in memory.
+/// A registry hive, read cell by cell from its file.
 pub struct Hive {
-    data: Vec<u8>,
+    src: Arc<dyn ReadAt>,
+    len: u64,
+    cache: Mutex<PageCache>,
     /// Number of hive bins and the file offset where the last one ends.
     bins: usize,
-    bins_end: usize,
+    bins_end: u64,
     /// One bit per 4-byte slot of the file: set where an allocated cell starts.
     cells: Vec<u64>,
     root: u32,
@@ -175,13 +210,20 @@ pub struct Hive {
 impl fmt::Debug for Hive {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Hive")
-            .field("len", &self.data.len())
+            .field("len", &self.len)
             .field("bins", &self.bins)
             .field("root", &self.root)
             .field("dirty", &self.dirty)
             .field("version", &self.version)
             .finish()
     }
+}
+
+/// The most recently used pages of the file.
+#[derive(Default)]
+struct PageCache {
+    pages: HashMap<u64, (Arc<[u8]>, u64)>,
+    tick: u64,
 }
 
 fn u16_at(b: &[u8], off: usize) -> u16 {
@@ -202,6 +244,48 @@ fn u64_at(b: &[u8], off: usize) -> u64 {
     u64::from(u32_at(b, off)) | (u64::from(u32_at(b, off + 4)) << 32)
 }
 
+/// Reads `buf.len()` bytes at `offset` of `src`.
+fn read(src: &dyn ReadAt, offset: u64, buf: &mut [u8]) -> Result<()> {
+    src.read_exact_at(offset, buf)
+        .map_err(|source| Error::Read {
+            offset,
+            len: buf.len(),
+            source,
+        })
+}
+
+/// Forward reads in large chunks, for the one pass over the bins on open.
+struct Sequential<'a> {
+    src: &'a dyn ReadAt,
+    len: u64,
+    start: u64,
+    buf: Vec<u8>,
+}
+
+impl<'a> Sequential<'a> {
+    fn new(src: &'a dyn ReadAt, len: u64) -> Self {
+        Self {
+            src,
+            len,
+            start: 0,
+            buf: Vec::new(),
+        }
+    }
+
+    /// `n` bytes at `off` (which the caller checked lie inside the file).
+    fn bytes(&mut self, off: u64, n: usize) -> Result<Vec<u8>> {
+        let end = off + n as u64;
+        if off < self.start || end > self.start + self.buf.len() as u64 {
+            let want = (SCAN_CHUNK as u64).max(n as u64).min(self.len - off) as usize;
+            self.buf.resize(want, 0);
+            self.start = off;
+            read(self.src, off, &mut self.buf)?;
+        }
+        let from = (off - self.start) as usize;
+        Ok(self.buf[from..from + n].to_vec())
+    }
+}
+
 fn shown(b: &[u8]) -> String {
     b.escape_ascii().to_string()
 }
@@ -214,37 +298,54 @@ fn abs(rel: u32) -> u64 {
 impl Hive {
     /// Parses a hive from the bytes of the whole file.
     pub fn from_bytes(data: Vec<u8>) -> Result<Hive> {
-        if data.len() < BASE_BLOCK {
-            return Err(Error::TooShort { len: data.len() });
+        Hive::from_source(Arc::new(data))
+    }
+
+    /// Opens the hive file `src`: checks the base block and walks every hive bin and cell once
+    /// (streaming), then reads cells on demand.
+    pub fn from_source(src: Arc<dyn ReadAt>) -> Result<Hive> {
+        let len = src.size();
+        if len < BASE_BLOCK as u64 {
+            return Err(Error::TooShort { len });
         }
-        if &data[0..4] != b"regf" {
+        if len > MAX_HIVE_SIZE {
+            return Err(Error::TooBig {
+                len,
+                limit: MAX_HIVE_SIZE,
+            });
+        }
+        let mut base = vec![0u8; BASE_BLOCK];
+        read(&*src, 0, &mut base)?;
+        if &base[0..4] != b"regf" {
             return Err(Error::Signature {
                 what: "base block",
                 offset: 0,
                 expected: "regf",
-                found: shown(&data[0..4]),
+                found: shown(&base[0..4]),
             });
         }
-        let major = u32_at(&data, 20);
-        let minor = u32_at(&data, 24);
+        let major = u32_at(&base, 20);
+        let minor = u32_at(&base, 24);
         if major != 1 {
             return Err(Error::Version { major, minor });
         }
-        let expected = checksum(&data[..0x1fc]);
-        let found = u32_at(&data, 0x1fc);
+        let expected = checksum(&base[..0x1fc]);
+        let found = u32_at(&base, 0x1fc);
         if expected != found {
             return Err(Error::Checksum { expected, found });
         }
-        let dirty = u32_at(&data, 4) != u32_at(&data, 8);
-        let root = u32_at(&data, 36);
-        let bins_size = u32_at(&data, 40) as usize;
-        let bins_end = BASE_BLOCK.saturating_add(bins_size).min(data.len());
+        let dirty = u32_at(&base, 4) != u32_at(&base, 8);
+        let root = u32_at(&base, 36);
+        let bins_size = u64::from(u32_at(&base, 40));
+        let bins_end = (BASE_BLOCK as u64).saturating_add(bins_size).min(len);
 
         let mut hive = Hive {
-            cells: vec![0; data.len().div_ceil(4 * 64)],
-            data,
+            cells: vec![0; len.div_ceil(4 * 64) as usize],
+            src,
+            len,
+            cache: Mutex::new(PageCache::default()),
             bins: 0,
-            bins_end: BASE_BLOCK,
+            bins_end: BASE_BLOCK as u64,
             root,
             dirty,
             version: (major, minor),
@@ -256,58 +357,62 @@ impl Hive {
     }
 
     /// Walks the hive bins and the cells in each, recording where allocated cells start.
-    fn scan_bins(&mut self, bins_end: usize) -> Result<()> {
-        let mut off = BASE_BLOCK;
+    fn scan_bins(&mut self, bins_end: u64) -> Result<()> {
+        let mut r = Sequential::new(&*self.src, self.len);
+        let mut off = BASE_BLOCK as u64;
         while off < bins_end {
-            let hdr = self.data.get(off..off + 32).ok_or(Error::Bin {
-                offset: off as u64,
-                field: "header",
-                found: (self.data.len() - off) as u64,
-                expected: "32 bytes before the end of the file".into(),
-            })?;
+            if self.len - off < 32 {
+                return Err(Error::Bin {
+                    offset: off,
+                    field: "header",
+                    found: self.len - off,
+                    expected: "32 bytes before the end of the file".into(),
+                });
+            }
+            let hdr = r.bytes(off, 32)?;
             if &hdr[0..4] != b"hbin" {
                 return Err(Error::Signature {
                     what: "hbin",
-                    offset: off as u64,
+                    offset: off,
                     expected: "hbin",
                     found: shown(&hdr[0..4]),
                 });
             }
-            let rel = u32_at(hdr, 4) as usize;
-            if rel != off - BASE_BLOCK {
+            let rel = u64::from(u32_at(&hdr, 4));
+            if rel != off - BASE_BLOCK as u64 {
                 return Err(Error::Bin {
-                    offset: off as u64,
+                    offset: off,
                     field: "offset field",
-                    found: rel as u64,
-                    expected: format!("{:#x}", off - BASE_BLOCK),
+                    found: rel,
+                    expected: format!("{:#x}", off - BASE_BLOCK as u64),
                 });
             }
-            let size = u32_at(hdr, 8) as usize;
-            if size < 0x1000 || !size.is_multiple_of(0x1000) || size > self.data.len() - off {
+            let size = u64::from(u32_at(&hdr, 8));
+            if size < 0x1000 || !size.is_multiple_of(0x1000) || size > self.len - off {
                 return Err(Error::Bin {
-                    offset: off as u64,
+                    offset: off,
                     field: "size",
-                    found: size as u64,
+                    found: size,
                     expected: format!(
                         "a multiple of 0x1000 that fits in the file ({:#x} bytes left)",
-                        self.data.len() - off
+                        self.len - off
                     ),
                 });
             }
             let end = off + size;
             let mut c = off + 32;
             while c < end {
-                let raw = u32_at(&self.data, c) as i32;
-                let len = raw.unsigned_abs() as usize;
+                let raw = u32_at(&r.bytes(c, 4)?, 0) as i32;
+                let len = u64::from(raw.unsigned_abs());
                 if len < 8 || !len.is_multiple_of(4) || len > end - c {
                     return Err(Error::CellSize {
-                        offset: c as u64,
+                        offset: c,
                         size: raw,
-                        bin_end: end as u64,
+                        bin_end: end,
                     });
                 }
                 if raw < 0 {
-                    let slot = c / 4;
+                    let slot = (c / 4) as usize;
                     self.cells[slot / 64] |= 1 << (slot % 64);
                 }
                 c += len;
@@ -321,11 +426,60 @@ impl Hive {
 
     /// End of the hive bins (file offset).
     fn bins_end(&self) -> u64 {
-        self.bins_end as u64
+        self.bins_end
+    }
+
+    /// `len` bytes at file offset `off`, through the page cache.
+    fn read_at(&self, off: u64, len: usize) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(len);
+        let mut pos = off;
+        let end = off + len as u64;
+        while pos < end {
+            let page_start = pos - pos % PAGE;
+            let page = self.page(page_start)?;
+            let from = (pos - page_start) as usize;
+            let to = ((end - page_start) as usize).min(page.len());
+            if from >= to {
+                return Err(Error::Read {
+                    offset: pos,
+                    len: (end - pos) as usize,
+                    source: std::io::ErrorKind::UnexpectedEof.into(),
+                });
+            }
+            out.extend_from_slice(&page[from..to]);
+            pos = page_start + to as u64;
+        }
+        Ok(out)
+    }
+
+    /// The cached page starting at `start`, read when missing (least recently used one evicted).
+    fn page(&self, start: u64) -> Result<Arc<[u8]>> {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.tick += 1;
+        let tick = cache.tick;
+        if let Some((page, used)) = cache.pages.get_mut(&start) {
+            *used = tick;
+            return Ok(page.clone());
+        }
+        let n = PAGE.min(self.len - start) as usize;
+        let mut buf = vec![0u8; n];
+        read(&*self.src, start, &mut buf)?;
+        let page: Arc<[u8]> = buf.into();
+        if cache.pages.len() >= CACHE_PAGES
+            && let Some(old) = cache
+                .pages
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| *k)
+        {
+            cache.pages.remove(&old);
+        }
+        cache.pages.insert(start, (page.clone(), tick));
+        Ok(page)
     }
 
     /// The data of the allocated cell at relative offset `rel` (without its size field).
-    fn cell(&self, rel: u32, what: &'static str) -> Result<&[u8]> {
+    fn cell(&self, rel: u32, what: &'static str) -> Result<Vec<u8>> {
         let off = abs(rel);
         let end = self.bins_end();
         if off >= end || !off.is_multiple_of(4) {
@@ -338,24 +492,17 @@ impl Hive {
             }
             return Err(Error::NotACell { what, offset: off });
         }
-        let off = off as usize;
-        let slot = off / 4;
+        let slot = (off / 4) as usize;
         if self
             .cells
             .get(slot / 64)
             .is_none_or(|w| w & (1 << (slot % 64)) == 0)
         {
-            return Err(Error::NotACell {
-                what,
-                offset: off as u64,
-            });
+            return Err(Error::NotACell { what, offset: off });
         }
         // The scan checked that the cell fits in its bin.
-        let len = (u32_at(&self.data, off) as i32).unsigned_abs() as usize;
-        self.data.get(off + 4..off + len).ok_or(Error::NotACell {
-            what,
-            offset: off as u64,
-        })
+        let len = u64::from((u32_at(&self.read_at(off, 4)?, 0) as i32).unsigned_abs());
+        self.read_at(off + 4, (len - 4) as usize)
     }
 
     /// A cell checked for its two-byte signature and a minimum length.
@@ -365,7 +512,7 @@ impl Hive {
         what: &'static str,
         sigs: &[&'static str],
         min: usize,
-    ) -> Result<&[u8]> {
+    ) -> Result<Vec<u8>> {
         let cell = self.cell(rel, what)?;
         let sig = cell.get(0..2).unwrap_or(&[]);
         if !sigs.iter().any(|s| s.as_bytes() == sig) {
@@ -389,14 +536,14 @@ impl Hive {
 
     fn key_at(&self, rel: u32) -> Result<Key<'_>> {
         let nk = self.record(rel, "key (nk)", &["nk"], 76)?;
-        let name_len = usize::from(u16_at(nk, 72));
+        let name_len = usize::from(u16_at(&nk, 72));
         let raw = nk.get(76..76 + name_len).ok_or(Error::Short {
             what: "key (nk) name",
             offset: abs(rel),
             needed: 76 + name_len as u64,
             available: nk.len() as u64,
         })?;
-        let flags = u16_at(nk, 2);
+        let flags = u16_at(&nk, 2);
         let name = if flags & 0x20 != 0 {
             latin1(raw)
         } else {
@@ -546,9 +693,9 @@ impl fmt::Debug for Key<'_> {
 }
 
 impl<'h> Key<'h> {
-    fn nk(&self) -> &'h [u8] {
-        // Checked by `key_at`; an empty slice reads as zeros should it ever not be.
-        self.hive.cell(self.offset, "key (nk)").unwrap_or(&[])
+    fn nk(&self) -> Vec<u8> {
+        // Checked by `key_at`; an empty cell reads as zeros should it ever not be.
+        self.hive.cell(self.offset, "key (nk)").unwrap_or_default()
     }
 
     /// The key's name (the root key's name is whatever the hive stores, e.g. `ROOT`).
@@ -563,19 +710,19 @@ impl<'h> Key<'h> {
 
     /// Last write time as a Windows FILETIME (100 ns units since 1601-01-01).
     pub fn last_written(&self) -> u64 {
-        u64_at(self.nk(), 4)
+        u64_at(&self.nk(), 4)
     }
 
     /// Number of subkeys the key records.
     pub fn subkey_count(&self) -> u32 {
-        u32_at(self.nk(), 20)
+        u32_at(&self.nk(), 20)
     }
 
     /// The key's class name, if it has one.
     pub fn class(&self) -> Result<Option<String>> {
         let nk = self.nk();
-        let off = u32_at(nk, 48);
-        let len = usize::from(u16_at(nk, 74));
+        let off = u32_at(&nk, 48);
+        let len = usize::from(u16_at(&nk, 74));
         if off == u32::MAX || len == 0 {
             return Ok(None);
         }
@@ -593,8 +740,8 @@ impl<'h> Key<'h> {
     /// upper-cased name).
     pub fn subkeys(&self) -> Result<Vec<Key<'h>>> {
         let nk = self.nk();
-        let count = u32_at(nk, 20);
-        let list = u32_at(nk, 28);
+        let count = u32_at(&nk, 20);
+        let list = u32_at(&nk, 28);
         let mut out = Vec::new();
         if count == 0 || list == u32::MAX {
             return Ok(out);
@@ -626,7 +773,7 @@ impl<'h> Key<'h> {
             });
         }
         let cell = self.hive.record(rel, WHAT, &["lf", "lh", "li", "ri"], 4)?;
-        let count = usize::from(u16_at(cell, 2));
+        let count = usize::from(u16_at(&cell, 2));
         let (stride, nested) = match &cell[0..2] {
             b"lf" | b"lh" => (8, false),
             b"li" => (4, false),
@@ -642,7 +789,7 @@ impl<'h> Key<'h> {
             });
         }
         for i in 0..count {
-            let target = u32_at(cell, 4 + i * stride);
+            let target = u32_at(&cell, 4 + i * stride);
             if nested {
                 self.walk_list(target, depth + 1, visited, out)?;
             } else {
@@ -663,8 +810,8 @@ impl<'h> Key<'h> {
     /// The key's values, in stored order.
     pub fn values(&self) -> Result<Vec<Value<'h>>> {
         let nk = self.nk();
-        let count = u32_at(nk, 36) as usize;
-        let list = u32_at(nk, 40);
+        let count = u32_at(&nk, 36) as usize;
+        let list = u32_at(&nk, 40);
         if count == 0 || list == u32::MAX {
             return Ok(Vec::new());
         }
@@ -679,7 +826,7 @@ impl<'h> Key<'h> {
             });
         }
         (0..count)
-            .map(|i| self.hive.value_at(u32_at(cell, i * 4)))
+            .map(|i| self.hive.value_at(u32_at(&cell, i * 4)))
             .collect()
     }
 
@@ -695,14 +842,14 @@ impl<'h> Key<'h> {
 impl Hive {
     fn value_at(&self, rel: u32) -> Result<Value<'_>> {
         let vk = self.record(rel, "value (vk)", &["vk"], 20)?;
-        let name_len = usize::from(u16_at(vk, 2));
+        let name_len = usize::from(u16_at(&vk, 2));
         let raw = vk.get(20..20 + name_len).ok_or(Error::Short {
             what: "value (vk) name",
             offset: abs(rel),
             needed: 20 + name_len as u64,
             available: vk.len() as u64,
         })?;
-        let name = if u16_at(vk, 16) & 1 != 0 {
+        let name = if u16_at(&vk, 16) & 1 != 0 {
             latin1(raw)
         } else {
             utf16(raw)
@@ -711,7 +858,7 @@ impl Hive {
             hive: self,
             offset: rel,
             name,
-            ty: u32_at(vk, 12),
+            ty: u32_at(&vk, 12),
         })
     }
 }
@@ -802,9 +949,9 @@ impl<'h> Value<'h> {
     /// The raw data bytes, joined from big-data segments where the value has them.
     pub fn bytes(&self) -> Result<Vec<u8>> {
         let vk = self.hive.cell(self.offset, "value (vk)")?;
-        let raw_len = u32_at(vk, 4);
+        let raw_len = u32_at(&vk, 4);
         let len = raw_len & 0x7fff_ffff;
-        let data_off = u32_at(vk, 8);
+        let data_off = u32_at(&vk, 8);
         if raw_len & 0x8000_0000 != 0 {
             if len > 4 {
                 return Err(Error::InlineTooLong {
@@ -815,7 +962,7 @@ impl<'h> Value<'h> {
             return Ok(vk.get(8..8 + len as usize).unwrap_or(&[]).to_vec());
         }
         // No value holds more bytes than the file has (segments are never shared).
-        let limit = MAX_VALUE_LEN.min(u32::try_from(self.hive.data.len()).unwrap_or(u32::MAX));
+        let limit = MAX_VALUE_LEN.min(u32::try_from(self.hive.len).unwrap_or(u32::MAX));
         if len > limit {
             return Err(Error::TooLarge {
                 offset: self.offset(),
@@ -834,8 +981,8 @@ impl<'h> Value<'h> {
         let db = self
             .hive
             .record(data_off, "big-data value (db)", &["db"], 8)?;
-        let segments = usize::from(u16_at(db, 2));
-        let list_off = u32_at(db, 4);
+        let segments = usize::from(u16_at(&db, 2));
+        let list_off = u32_at(&db, 4);
         let list = self.hive.cell(list_off, "big-data segment list")?;
         if segments * 4 > list.len() {
             return Err(Error::Short {
@@ -850,7 +997,7 @@ impl<'h> Value<'h> {
             if out.len() >= len as usize {
                 break;
             }
-            let seg = self.hive.cell(u32_at(list, i * 4), "big-data segment")?;
+            let seg = self.hive.cell(u32_at(&list, i * 4), "big-data segment")?;
             // Each segment holds its data followed by 4 bytes of padding, as hivex reads it.
             let usable = seg.len().saturating_sub(4);
             let take = usable.min(len as usize - out.len());

@@ -108,6 +108,10 @@ pub enum Error {
     #[error("LVM metadata text, line {line}: sections nest deeper than {limit}")]
     TooDeep { line: u32, limit: usize },
 
+    /// The LVM2 text metadata holds more items than any real metadata.
+    #[error("LVM metadata text, line {line}: more than {limit} items")]
+    TooManyItems { line: u32, limit: usize },
+
     /// The LVM2 text metadata parses but does not describe a usable volume group.
     #[error("LVM metadata of VG {vg:?}: {path}: expected {expected}, found {found}")]
     Metadata {

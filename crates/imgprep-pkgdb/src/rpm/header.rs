@@ -11,9 +11,10 @@
 
 use crate::{Error, Package, non_empty, text};
 
-/// Largest header blob accepted, in bytes. rpm's own limit is 256 MiB; real headers, even of
-/// packages with hundreds of thousands of files, stay far below this.
-pub const MAX_HEADER_SIZE: u64 = 64 << 20;
+/// Largest header blob accepted, in bytes. rpm's own limit is 256 MiB; real headers stay far
+/// below this (a package with tens of thousands of files has a header of a few MiB), and one
+/// blob is held in memory at a time, so this bounds what a hostile database costs.
+pub const MAX_HEADER_SIZE: u64 = 32 << 20;
 
 const WHAT: &str = "rpm header";
 

@@ -12,7 +12,7 @@ use crate::{Listing, Problem};
 /// Parses one stored header blob into the listing: a package, or a problem at `offset`.
 fn add_header(listing: &mut Listing, blob: &[u8], offset: u64, record: Option<u64>) {
     match header::rpm_header(blob) {
-        Ok(p) => listing.packages.push(p),
+        Ok(p) => listing.push(p, offset),
         Err(error) => listing.problem(Problem {
             offset,
             record,

@@ -305,11 +305,11 @@ pub(crate) fn open_hive(cx: &Context<'_>, hive: &str) -> Result<imgprep_registry
         return Err("not a Windows image: no registry".into());
     };
     let path = format!("{root}/System32/config/{}", hive.to_ascii_uppercase());
-    let bytes = cx
+    let file = cx
         .guest
-        .read_file(&path, 512 << 20)
+        .open_file(&path, imgprep_registry::MAX_HIVE_SIZE)
         .map_err(|e| format!("registry hive {path}: {e}"))?;
-    imgprep_registry::Hive::from_bytes(bytes).map_err(|e| format!("registry hive {path}: {e}"))
+    imgprep_registry::Hive::from_source(file).map_err(|e| format!("registry hive {path}: {e}"))
 }
 
 /// Reads a registry value of the guest. `CurrentControlSet` in `key` becomes the OS's current

@@ -12,8 +12,9 @@ const LABEL_SCAN_SECTORS: u64 = 4;
 /// The metadata-area header occupies the first sector of the area; the buffer follows.
 const MDA_HEADER_SIZE: u64 = 512;
 const MDA_MAGIC: &[u8; 16] = b"\x20\x4c\x56\x4d\x32\x20\x78\x5b\x35\x41\x25\x72\x30\x4e\x2a\x3e";
-/// Metadata texts larger than this are refused (LVM's default area is 1 MiB).
-pub const MAX_TEXT: u64 = 64 << 20;
+/// Metadata texts larger than this are refused (LVM's default area is 1 MiB, and a VG with
+/// thousands of LVs writes a few MiB).
+pub const MAX_TEXT: u64 = 8 << 20;
 /// raw_locn flag: this area is ignored (`pvchange --metadataignore`).
 const RAW_LOCN_IGNORED: u32 = 1;
 

@@ -9,6 +9,10 @@ use crate::Error;
 
 /// Sections nested deeper than this are refused (real metadata nests four levels).
 pub const MAX_DEPTH: usize = 32;
+/// Most items (assignments, sections and array elements) one text may hold. A VG with a
+/// thousand LVs has some tens of thousands; each parsed item costs about a hundred bytes, so this
+/// bounds the tree at a few tens of MiB whatever the text says.
+pub const MAX_ITEMS: usize = 200_000;
 
 /// A value on the right of `=`.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +77,7 @@ pub fn parse(text: &[u8]) -> Result<Section, Error> {
         line_start: 0,
         tok_line: 1,
         tok_column: 1,
+        items: 0,
     };
     let root = p.items(0)?;
     match p.next_token()? {
@@ -107,6 +112,8 @@ struct Parser<'a> {
     line_start: usize,
     tok_line: u32,
     tok_column: u32,
+    /// Items parsed so far, against [`MAX_ITEMS`].
+    items: usize,
 }
 
 const PUNCT: &[u8] = b"{}[],=";
@@ -123,6 +130,18 @@ impl Parser<'_> {
             expected,
             found: found.describe(),
         }
+    }
+
+    /// Counts one more item, refusing the text past [`MAX_ITEMS`].
+    fn count_item(&mut self) -> Result<(), Error> {
+        self.items += 1;
+        if self.items > MAX_ITEMS {
+            return Err(Error::TooManyItems {
+                line: self.tok_line,
+                limit: MAX_ITEMS,
+            });
+        }
+        Ok(())
     }
 
     fn peek_byte(&self) -> Option<u8> {
@@ -221,6 +240,7 @@ impl Parser<'_> {
                 }
                 t => return Err(self.unexpected("a key or a section name", &t)),
             };
+            self.count_item()?;
             match self.next_token()? {
                 Tok::Punct(b'=') => {
                     let v = self.value()?;
@@ -257,6 +277,7 @@ impl Parser<'_> {
                             if !items.is_empty() {
                                 return Err(self.unexpected("',' or ']' in an array", &t));
                             }
+                            self.count_item()?;
                             items.push(self.scalar(t)?);
                             continue;
                         }
@@ -264,7 +285,10 @@ impl Parser<'_> {
                     // After a comma: a scalar or (trailing comma) the closing bracket.
                     match self.next_token()? {
                         Tok::Punct(b']') => return Ok(Value::Array(items)),
-                        t => items.push(self.scalar(t)?),
+                        t => {
+                            self.count_item()?;
+                            items.push(self.scalar(t)?);
+                        }
                     }
                 }
             }
@@ -388,5 +412,18 @@ vg {
             &text,
             "LVM metadata text, line 1: sections nest deeper than 32",
         );
+    }
+
+    #[test]
+    fn refuses_more_items_than_real_metadata_holds() {
+        // 8 MiB of empty sections: small text, millions of items.
+        let text = "a{}".repeat(3 << 20);
+        check_err(&text, "LVM metadata text, line 1: more than 200000 items");
+        let array = format!("a = [{}1]", "1,".repeat(MAX_ITEMS));
+        let err = parse(array.as_bytes()).map(|_| ()).unwrap_err().to_string();
+        assert_eq!(err, "LVM metadata text, line 1: more than 200000 items");
+        // Just under the limit is fine.
+        let ok = "a{}".repeat(MAX_ITEMS - 1);
+        assert_eq!(parse(ok.as_bytes()).unwrap().items.len(), MAX_ITEMS - 1);
     }
 }
