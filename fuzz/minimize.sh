@@ -6,13 +6,13 @@
 #   fuzz/minimize.sh TARGET [BUDGET_BYTES]     (default 262144)
 #
 # Needs the targets built (`RUSTC_BOOTSTRAP=1 cargo fuzz build -a`, as fuzz/smoke.sh does);
-# IMGPREP_FUZZ_TARGET_DIR as there. libFuzzer's merge records each input's features; the
+# IMGPREP_FUZZ_CACHE as there. libFuzzer's merge records each input's features; the
 # selection prints how many of them the budget kept.
 set -euo pipefail
 cd "$(dirname "$0")"
 t=${1:?usage: $0 TARGET [BUDGET_BYTES]}
 budget=${2:-262144}
-target_dir=${IMGPREP_FUZZ_TARGET_DIR:-$HOME/.cache/imgprep/fuzz-target}
+target_dir=${IMGPREP_FUZZ_CACHE:-$HOME/.cache/imgprep/fuzz}/target
 bin=$target_dir/$(rustc -vV | sed -n 's/^host: //p')/release/$t
 [ -x "$bin" ] || {
   echo "$bin is not built: RUSTC_BOOTSTRAP=1 cargo fuzz build -a --target-dir $target_dir" >&2

@@ -47,6 +47,15 @@ conv qcow2 disk.raw c64k.qcow2 && rec "$q/c64k.rec" c64k.qcow2
 qemu-img create -q -f qcow2 -o cluster_size=512 -F qcow2 -b v3.qcow2 top.qcow2 256K
 qemu-io -t unsafe -f qcow2 -c 'write -P 0x5a 4k 8k' -c 'write -z 64k 4k' top.qcow2 >/dev/null
 rec "$q/backing.rec" top.qcow2 v3.qcow2
+conv qcow2 -c -o compression_type=zstd,cluster_size=4k disk.raw z.qcow2 && rec "$q/zstd.rec" z.qcow2
+# Extended L2 entries: 16 KiB clusters in 512-byte subclusters over a backing file.
+qemu-img create -q -f qcow2 -o extended_l2=on,cluster_size=16k -F qcow2 -b v3.qcow2 ext.qcow2 256K
+qemu-io -t unsafe -f qcow2 -c 'write -P 0x5a 2k 1k' -c 'write -z 20k 2k' ext.qcow2 >/dev/null
+rec "$q/extended-l2.rec" ext.qcow2 v3.qcow2
+# An external data file (raw), placed at 1 MiB like a backing file.
+qemu-img create -q -f qcow2 -o data_file=data.raw,data_file_raw=on ext-data.qcow2 192K
+qemu-io -t unsafe -f qcow2 -c 'write -P 0x33 0 8k' ext-data.qcow2 >/dev/null
+rec "$q/data-file.rec" ext-data.qcow2 data.raw
 
 v=$out/container_vmdk
 conv vmdk disk.raw sparse.vmdk && rec "$v/sparse.rec" sparse.vmdk
