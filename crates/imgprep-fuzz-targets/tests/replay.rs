@@ -109,7 +109,11 @@ fn every_fuzz_target_has_a_function_and_a_corpus() {
         );
     }
     for kind in ["corpus-min", "regressions"] {
-        let dirs = names(&entries(&fuzz.join(kind)));
+        let dirs: Vec<PathBuf> = entries(&fuzz.join(kind))
+            .into_iter()
+            .filter(|p| p.is_dir())
+            .collect();
+        let dirs = names(&dirs);
         let unknown: Vec<_> = dirs.difference(&known).collect();
         assert!(
             unknown.is_empty(),
