@@ -11,14 +11,17 @@ use imgprep_io::ReadAt;
 
 use crate::{sparse, walk::walk};
 
-/// Size of the fs_btrfs, fs_fat and fs_xfs devices.
+/// Size of the fs_fat and fs_xfs devices.
 const SIZE_64M: u64 = 64 << 20;
+/// Size of the fs_btrfs device (the dirty-btrfs fixture's snapshot needs it).
+const BTRFS_SIZE: u64 = 256 << 20;
 
-/// btrfs: probe, open, list subvolumes, open each, walk the tree and read every file and link,
-/// on a sparse device built from the input. Checksums are not verified, so mutations reach the
-/// tree and item parsers.
+/// btrfs: probe, open (replaying the log trees when the superblock names them), list
+/// subvolumes, open each, walk the tree and read every file and link, on a sparse device built
+/// from the input. Checksums are not verified, so mutations reach the tree, item and log replay
+/// code.
 ///
-/// Input: records `[u32 LE offset][u16 LE length][bytes]` laid over a zero-filled 64 MiB device
+/// Input: records `[u32 LE offset][u16 LE length][bytes]` laid over a zero-filled 256 MiB device
 /// (later records win). An input starting with `DC` instead feeds the decompressors:
 /// `DC [alg u8] [ram_bytes u16 LE] [data]`. Seeds: `fuzz/seeds/fs_btrfs.sh`.
 pub fn fs_btrfs(data: &[u8]) {
@@ -33,7 +36,7 @@ pub fn fs_btrfs(data: &[u8]) {
     let opts = imgprep_fs_btrfs::Options {
         verify_checksums: false,
     };
-    let dev: Arc<dyn ReadAt> = Arc::new(sparse::records(data, SIZE_64M));
+    let dev: Arc<dyn ReadAt> = Arc::new(sparse::records(data, BTRFS_SIZE));
     let _ = imgprep_fs_btrfs::probe_with(&*dev, &opts);
     let mut sels = vec![Subvol::Id(0), Subvol::Id(5)];
     if let Ok(list) = imgprep_fs_btrfs::subvolumes_with(&*dev, &opts) {
@@ -41,6 +44,7 @@ pub fn fs_btrfs(data: &[u8]) {
     }
     for sel in sels {
         if let Ok(fs) = imgprep_fs_btrfs::open_subvolume_with(dev.clone(), sel, &opts) {
+            let _ = fs.log_replay().note();
             walk(&*fs, 3000, 1000, |_, _| {});
         }
     }
@@ -220,12 +224,14 @@ fn xfs_device(mut data: &[u8]) -> XfsDevice {
     XfsDevice(sectors)
 }
 
-/// XFS: probe, open (with and without checksum verification), walk the whole tree and read
-/// every file and link, on a sparse device built from the input. The walk runs with checksums
-/// off so mutations reach the inode, block-map and directory parsers.
+/// XFS: probe, open (with and without checksum verification, which also covers log record
+/// CRCs), replay the log when it is dirty, walk the whole tree and read every file and link, on
+/// a sparse device built from the input. The walk runs with checksums off so mutations reach the
+/// log replay and the inode, block-map and directory parsers.
 ///
 /// Input: records `[u32 LE offset][u16 LE length][bytes]` laid over a zero-filled 64 MiB device
-/// (later records win). Seeds: `fuzz/seeds/fs_xfs.sh`.
+/// (later records win). Seeds: `fuzz/seeds/fs_xfs.sh` (mkfs.xfs -p images, and the dirty-xfs
+/// fixture's filesystems with dirty logs).
 pub fn fs_xfs(data: &[u8]) {
     let dev: Arc<dyn ReadAt> = Arc::new(xfs_device(data));
     let _ = imgprep_fs_xfs::probe(dev.as_ref());
@@ -234,9 +240,11 @@ pub fn fs_xfs(data: &[u8]) {
         dev,
         &imgprep_fs_xfs::Options {
             verify_checksums: false,
+            ..imgprep_fs_xfs::Options::default()
         },
     ) {
         let _ = fs.log_state();
+        let _ = imgprep_fs::Filesystem::log_replay(&fs).note();
         walk(&fs, 3000, 1000, |_, _| {});
     }
 }
