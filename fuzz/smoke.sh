@@ -29,7 +29,7 @@ cache=${IMGPREP_FUZZ_CACHE:-$HOME/.cache/imgprep/fuzz}
 target_dir=$cache/target
 cargo_fuzz_version=0.13.2
 min_run=3  # seconds of fuzzing a target needs to be worth starting
-overhead=3 # seconds a run costs beyond -max_total_time (start-up, loading the corpus)
+overhead=5 # seconds a run costs beyond -max_total_time (start-up, loading the corpus)
 
 say() { printf 'fuzz smoke: %s\n' "$*"; }
 skip() {
