@@ -16,6 +16,8 @@
 
 mod container;
 mod fs;
+mod luks;
+mod ntfs;
 mod pkgdb;
 mod registry;
 mod rules;
@@ -25,6 +27,8 @@ mod walk;
 
 pub use container::{container_qcow2, container_vhd, container_vhdx, container_vmdk};
 pub use fs::{fs_btrfs, fs_ext, fs_fat, fs_ntfs, fs_xfs};
+pub use luks::luks_header;
+pub use ntfs::{ntfs_lznt1, ntfs_lzx, ntfs_wof, ntfs_xpress};
 pub use pkgdb::{pkgdb_apk, pkgdb_bdb, pkgdb_dpkg, pkgdb_ndb, pkgdb_rpm_header, pkgdb_sqlite};
 pub use registry::registry_hive;
 pub use rules::rules_guest_files;
@@ -44,6 +48,11 @@ pub const TARGETS: &[Target] = &[
     ("fs_fat", fs_fat),
     ("fs_ntfs", fs_ntfs),
     ("fs_xfs", fs_xfs),
+    ("luks_header", luks_header),
+    ("ntfs_lznt1", ntfs_lznt1),
+    ("ntfs_lzx", ntfs_lzx),
+    ("ntfs_wof", ntfs_wof),
+    ("ntfs_xpress", ntfs_xpress),
     ("pkgdb_apk", pkgdb_apk),
     ("pkgdb_bdb", pkgdb_bdb),
     ("pkgdb_dpkg", pkgdb_dpkg),
