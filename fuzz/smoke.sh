@@ -57,6 +57,12 @@ bounded() {
   timeout "$l" "$@"
 }
 
+# A cold build of every target takes about 25 minutes on two cores: more than a default budget.
+# Without a build from an earlier run, skip rather than spend the budget building for nothing.
+if [ -z "${IMGPREP_FUZZ_BUDGET:-}" ] && [ ! -d "$target_dir" ]; then
+  skip "no earlier fuzz build in $target_dir (a cold build takes ~25 min on 2 cores); warm it once with IMGPREP_FUZZ_BUDGET=3600 fuzz/smoke.sh"
+fi
+
 if ! cargo fuzz --version >/dev/null 2>&1; then
   say "installing cargo-fuzz $cargo_fuzz_version into $root"
   if ! bounded cargo install -q --locked cargo-fuzz --version "$cargo_fuzz_version" \
