@@ -18,6 +18,7 @@ mod qcow2;
 mod util;
 mod vhd;
 mod vhdx;
+mod vhdx_log;
 mod vmdk;
 
 use std::collections::HashSet;
@@ -105,6 +106,10 @@ pub enum Role {
     },
     /// A qcow2 external data file (the header's data file name).
     DataFile,
+    /// The parent of a VMDK delta disk (the descriptor's `parentFileNameHint`).
+    ParentFileNameHint,
+    /// The parent of a VHD or VHDX differencing disk, named by one of its parent locators.
+    ParentLocator(Locator),
 }
 
 impl fmt::Display for Role {
@@ -113,8 +118,97 @@ impl fmt::Display for Role {
             Role::BackingFile => f.write_str("backing file name"),
             Role::ExtentFile { line } => write!(f, "extent file on descriptor line {line}"),
             Role::DataFile => f.write_str("external data file name"),
+            Role::ParentFileNameHint => f.write_str("descriptor parentFileNameHint"),
+            Role::ParentLocator(l) => write!(f, "parent locator {l}"),
         }
     }
+}
+
+impl Role {
+    /// The host path a name stored in this role stands for: Windows paths (`\` separators) and
+    /// file URLs are converted; `None` when the name cannot name a file on this host (a drive
+    /// letter, a volume GUID path, a UNC share, a URL of another scheme).
+    pub fn host_path(&self, name: &str) -> Option<String> {
+        match self {
+            Role::BackingFile
+            | Role::ExtentFile { .. }
+            | Role::DataFile
+            | Role::ParentFileNameHint => Some(name.to_owned()),
+            Role::ParentLocator(Locator::MacX) => file_url_path(name),
+            Role::ParentLocator(Locator::VolumePath) => None,
+            Role::ParentLocator(
+                Locator::W2ru | Locator::W2ku | Locator::RelativePath | Locator::AbsoluteWin32Path,
+            ) => windows_path(name),
+        }
+    }
+}
+
+/// Which parent locator names a differencing disk's parent: a VHD platform code or a VHDX
+/// parent locator key, named as the format names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locator {
+    /// VHD: a Windows path relative to the child (UTF-16LE).
+    W2ru,
+    /// VHD: an absolute Windows path (UTF-16LE).
+    W2ku,
+    /// VHD: a file URL (UTF-8).
+    MacX,
+    /// VHDX `relative_path`: relative to the child, `\` separated.
+    RelativePath,
+    /// VHDX `volume_path`: `\\?\Volume{GUID}\…`.
+    VolumePath,
+    /// VHDX `absolute_win32_path`: `\\?\d:\…`.
+    AbsoluteWin32Path,
+}
+
+impl fmt::Display for Locator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Locator::W2ru => "W2ru",
+            Locator::W2ku => "W2ku",
+            Locator::MacX => "MacX",
+            Locator::RelativePath => "relative_path",
+            Locator::VolumePath => "volume_path",
+            Locator::AbsoluteWin32Path => "absolute_win32_path",
+        })
+    }
+}
+
+/// A Windows path as a host path: `\` becomes `/`. Paths that only mean something on Windows
+/// (`C:…`, `\\server\share`, `\\?\…`, `\dir` on the current drive) give `None`.
+fn windows_path(name: &str) -> Option<String> {
+    let b = name.as_bytes();
+    let drive = b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':';
+    if drive || name.starts_with('\\') || name.is_empty() {
+        return None;
+    }
+    Some(name.replace('\\', "/"))
+}
+
+/// The path of a `file://` URL (RFC 2396: `file://localhost/…`, `file:///…`, or a relative
+/// `file://./…`), percent-decoded. Other URLs give `None`.
+fn file_url_path(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("file://")?;
+    let rest = match rest.strip_prefix("localhost") {
+        Some(r) if r.starts_with('/') => r,
+        _ => rest,
+    };
+    let b = rest.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b.get(i + 1..i + 3)?;
+            let v = u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    let path = String::from_utf8(out).ok()?;
+    (!path.is_empty()).then_some(path)
 }
 
 /// A file besides the top image that an opened disk reads: a backing file or an extent file.
@@ -178,13 +272,24 @@ impl BackingResolver for HostFiles {
         name: &str,
         role: Role,
     ) -> Result<(PathBuf, Arc<dyn ReadAt>), Error> {
-        let candidate = if Path::new(name).is_absolute() {
-            PathBuf::from(name)
+        let Some(host_name) = role.host_path(name) else {
+            return Err(Error::BackingOpen {
+                role,
+                name: name.to_owned(),
+                path: PathBuf::from(name),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "not a path on this host",
+                ),
+            });
+        };
+        let candidate = if Path::new(&host_name).is_absolute() {
+            PathBuf::from(host_name)
         } else {
             naming_image
                 .parent()
                 .unwrap_or_else(|| Path::new(""))
-                .join(name)
+                .join(host_name)
         };
         let fail = |source| Error::BackingOpen {
             role,
@@ -503,6 +608,63 @@ impl<'a> OpenCtx<'a> {
         });
         Ok((path, src))
     }
+
+    /// Fails when the chain already holds as many images as a chain may.
+    pub(crate) fn check_depth(&self) -> Result<(), Error> {
+        if self.chain.len() > MAX_BACKING_DEPTH {
+            return Err(Error::BackingTooDeep {
+                limit: MAX_BACKING_DEPTH,
+            });
+        }
+        Ok(())
+    }
+
+    /// Opens the file `name` that the image at `naming` names as the image below it in the
+    /// chain (a backing file, a parent), refusing chains that are too deep or come back to a
+    /// file already in them.
+    pub(crate) fn open_parent_file(
+        &mut self,
+        naming: &Path,
+        name: &str,
+        role: Role,
+    ) -> Result<(PathBuf, Arc<dyn ReadAt>), Error> {
+        self.check_depth()?;
+        let (path, src) = self.open_named(naming, name, role)?;
+        if !self.seen.insert(path.clone()) {
+            return Err(Error::BackingLoop { path });
+        }
+        Ok((path, src))
+    }
+
+    /// Opens a file from [`OpenCtx::open_parent_file`] as an image of `format`, adding it (and
+    /// what it names) to the chain. Errors inside it name the file.
+    pub(crate) fn open_parent_layer(
+        &mut self,
+        src: Arc<dyn ReadAt>,
+        path: &Path,
+        format: Format,
+    ) -> Result<Opened, Error> {
+        open_layer(self, src, path, format).map_err(|e| in_file(path, e))
+    }
+
+    /// Checks that the parent of a `child` differencing disk, opened from `path`, is of the
+    /// child's own format (the formats read their parents as their own format only).
+    pub(crate) fn expect_parent_format(
+        &self,
+        src: &dyn ReadAt,
+        path: &Path,
+        child: Format,
+    ) -> Result<(), Error> {
+        let found = detect(src).map_err(|e| in_file(path, e))?;
+        if found != child {
+            return Err(Error::ParentFormat {
+                child,
+                path: path.to_owned(),
+                found,
+            });
+        }
+        Ok(())
+    }
 }
 
 fn open_layer(
@@ -534,8 +696,8 @@ fn open_layer(
             qcow2::open(src, header, backing, data_file, &ctx.cache)
         }
         Format::Vmdk => vmdk::open(src, path, ctx),
-        Format::Vhd => vhd::open(src, &ctx.cache),
-        Format::Vhdx => vhdx::open(src, &ctx.cache),
+        Format::Vhd => vhd::open(src, path, ctx),
+        Format::Vhdx => vhdx::open(src, path, ctx),
     }
 }
 
@@ -546,11 +708,7 @@ fn open_backing(
     name: &str,
     declared: Option<&str>,
 ) -> Result<Arc<dyn ReadAt>, Error> {
-    if ctx.chain.len() > MAX_BACKING_DEPTH {
-        return Err(Error::BackingTooDeep {
-            limit: MAX_BACKING_DEPTH,
-        });
-    }
+    ctx.check_depth()?;
     let declared = match declared {
         Some(n) => Some(
             Format::from_qemu_name(n)
@@ -558,27 +716,27 @@ fn open_backing(
         ),
         None => None,
     };
-    let (path, src) = ctx.open_named(naming, name, Role::BackingFile)?;
-    if !ctx.seen.insert(path.clone()) {
-        return Err(Error::BackingLoop { path });
-    }
-    let wrap = |e: Error| match e {
-        // Keep chain-level errors unwrapped so the message names the file once.
-        e @ (Error::BackingLoop { .. } | Error::BackingTooDeep { .. } | Error::InFile { .. }) => e,
-        e => Error::InFile {
-            path: path.clone(),
-            source: Box::new(e),
-        },
-    };
+    let (path, src) = ctx.open_parent_file(naming, name, Role::BackingFile)?;
     let format = match declared {
         Some(f) => f,
-        None => match detect(&*src).map_err(wrap)? {
+        None => match detect(&*src).map_err(|e| in_file(&path, e))? {
             Format::Raw => return Err(Error::UndeclaredRawBacking { path }),
             f => f,
         },
     };
-    let opened = open_layer(ctx, src, &path, format).map_err(wrap)?;
-    Ok(opened.source)
+    Ok(ctx.open_parent_layer(src, &path, format)?.source)
+}
+
+/// Wraps an error found in the chain member at `path` so the message names it; chain-level
+/// errors (and errors already naming their file) are kept as they are, so a file is named once.
+pub(crate) fn in_file(path: &Path, e: Error) -> Error {
+    match e {
+        e @ (Error::BackingLoop { .. } | Error::BackingTooDeep { .. } | Error::InFile { .. }) => e,
+        e => Error::InFile {
+            path: path.to_owned(),
+            source: Box::new(e),
+        },
+    }
 }
 
 /// Reads from `backing` (zeros where there is none, and past its end).

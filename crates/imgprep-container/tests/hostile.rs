@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use common::{make_raw, qemu_img, qemu_io};
+use common::{make_raw, qemu_img};
 use imgprep_container::{BackingResolver, Disk, Error, Role};
 use imgprep_io::ReadAt;
 
@@ -776,7 +776,7 @@ fn hostile_vhdx_images_fail_cleanly() {
         &none,
     );
 
-    // A log with an entry of the current log: must be replayed first.
+    // An entry of the current log with sequence number 0 is not valid: nothing is replayed.
     let with_log = mutate(&img, |b| {
         let guid = [0x42u8; 16];
         let log = le64(b, h1 + 72) as usize;
@@ -798,6 +798,7 @@ fn hostile_vhdx_images_fail_cleanly() {
         }
     });
     check_ok("log GUID without entries", stale_log, &none);
+    check_ok("log entry with sequence number 0", with_log, &none);
 
     let rows: Vec<(&str, Vec<u8>, &str)> = vec![
         (
@@ -826,11 +827,10 @@ fn hostile_vhdx_images_fail_cleanly() {
             }),
             "region table at 0x30000: checksum",
         ),
-        ("log needing replay", with_log, "log that needs replaying"),
         (
-            "differencing disk",
+            "differencing disk without a parent locator",
             mutate(&img, |b| put_le32(b, params + 4, 2)),
-            "differencing disk",
+            "a parent locator item in a differencing disk (HasParent), found none",
         ),
         (
             "block size 3 MiB",
@@ -866,7 +866,7 @@ fn hostile_vhdx_images_fail_cleanly() {
                     vhdx_fix(b, h, 4096);
                 }
             }),
-            "log length at 0x20044: expected a multiple of 4096, found 4097",
+            "log length at 0x20044: expected a multiple of 1 MiB, found 4097",
         ),
         (
             "partially present block",
@@ -1052,7 +1052,7 @@ fn hostile_vmdk_images_fail_cleanly() {
                 b[at..at + 31].copy_from_slice(b"parentFileNameHint=\"base.vmdk\"\n");
             }),
             &none,
-            "delta disk with a parent",
+            "a delta disk needs parentCID=HEX",
         ),
         (
             "vmfs createType",
@@ -1141,41 +1141,4 @@ fn other_formats_are_refused_not_read_as_raw() {
         let disk = check_ok("short raw", vec![9u8; len], &none);
         assert_eq!(disk.virtual_size(), len as u64);
     }
-}
-
-#[test]
-fn vmdk_backing_written_by_qemu_io_is_refused() {
-    // qemu-img can create VMDK delta disks; reading them needs the parent.
-    let b = Builder::new();
-    qemu_img(
-        b.dir(),
-        &[
-            "convert",
-            "-f",
-            "raw",
-            "-O",
-            "vmdk",
-            "disk.raw",
-            "base.vmdk",
-        ],
-    );
-    qemu_img(
-        b.dir(),
-        &[
-            "create",
-            "-f",
-            "vmdk",
-            "-F",
-            "vmdk",
-            "-b",
-            "base.vmdk",
-            "delta.vmdk",
-        ],
-    );
-    qemu_io(b.dir(), "vmdk", "delta.vmdk", "write -P 0x5a 0 4k");
-    let err = Disk::open(&b.dir().join("delta.vmdk")).unwrap_err();
-    assert!(
-        err.to_string().contains("delta disk with a parent"),
-        "{err}"
-    );
 }
