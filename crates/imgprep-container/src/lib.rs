@@ -644,7 +644,14 @@ impl<'a> OpenCtx<'a> {
         path: &Path,
         format: Format,
     ) -> Result<Opened, Error> {
-        open_layer(self, src, path, format).map_err(|e| in_file(path, e))
+        let opened = open_layer(self, src, path, format).map_err(|e| in_file(path, e))?;
+        Ok(Opened {
+            source: Arc::new(Member {
+                path: path.to_owned(),
+                inner: opened.source,
+            }),
+            ..opened
+        })
     }
 
     /// Checks that the parent of a `child` differencing disk, opened from `path`, is of the
@@ -736,6 +743,33 @@ pub(crate) fn in_file(path: &Path, e: Error) -> Error {
             path: path.to_owned(),
             source: Box::new(e),
         },
+    }
+}
+
+/// A chain member below the top image: errors reading it name its file.
+struct Member {
+    path: PathBuf,
+    inner: Arc<dyn ReadAt>,
+}
+
+impl ReadAt for Member {
+    fn size(&self) -> u64 {
+        self.inner.size()
+    }
+
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        self.inner.read_exact_at(offset, buf).map_err(|e| {
+            let err = if e.get_ref().is_some_and(|r| r.is::<Error>()) {
+                match e.into_inner().map(|r| r.downcast::<Error>()) {
+                    Some(Ok(err)) => *err,
+                    Some(Err(other)) => Error::Io(std::io::Error::other(other)),
+                    None => Error::Io(std::io::ErrorKind::Other.into()),
+                }
+            } else {
+                Error::Io(e)
+            };
+            in_file(&self.path, err).into_io()
+        })
     }
 }
 

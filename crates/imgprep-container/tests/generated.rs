@@ -10,9 +10,9 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{make_raw, pattern, qemu_img};
+use imgprep_container::{Disk, Format};
 use imgprep_imagegen::vhd::{self as vhdgen, Vhd};
 use imgprep_imagegen::vhdx::{self as vhdxgen, LogEntry, LogWrite, MIB, Payload, Vhdx};
-use imgprep_container::{Disk, Format};
 use imgprep_io::ReadAt;
 
 /// Reads the whole disk in uneven chunks.
@@ -154,7 +154,10 @@ fn vhd_differencing_chains_read_as_the_specification_says() {
     let dir = tmp.path();
     make_raw(dir, "disk.raw", SIZE);
     // The base written by qemu-img (dynamic and fixed); its footer holds its unique id.
-    for (name, opts) in [("base.vhd", "subformat=dynamic"), ("fixed.vhd", "subformat=fixed")] {
+    for (name, opts) in [
+        ("base.vhd", "subformat=dynamic"),
+        ("fixed.vhd", "subformat=fixed"),
+    ] {
         qemu_img(
             dir,
             &[
@@ -164,7 +167,9 @@ fn vhd_differencing_chains_read_as_the_specification_says() {
     }
     let unique_id = |name: &str| -> [u8; 16] {
         let b = fs_err::read(dir.join(name)).unwrap();
-        b[b.len() - 512 + 68..b.len() - 512 + 84].try_into().unwrap()
+        b[b.len() - 512 + 68..b.len() - 512 + 84]
+            .try_into()
+            .unwrap()
     };
     let base_flat = qemu_reads(dir, &dir.join("base.vhd"), "vpc");
     let base_size = base_flat.len() as u64;
@@ -244,10 +249,7 @@ fn vhd_differencing_chains_read_as_the_specification_says() {
 /// A VHDX differencing disk over a parent with DataWriteGuid `linkage`, named by `paths`.
 fn vhdx_child(size: u64, logical: u32, linkage: &[u8; 16], paths: &[(&str, &str)]) -> Vhdx {
     let mut v = Vhdx::new(size, MIB, logical, [0x33; 16]);
-    let mut kv = vec![(
-        "parent_linkage".to_owned(),
-        vhdxgen::guid_text(linkage),
-    )];
+    let mut kv = vec![("parent_linkage".to_owned(), vhdxgen::guid_text(linkage))];
     kv.extend(paths.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     v.parent = Some(kv);
     v
@@ -268,7 +270,14 @@ fn vhdx_differencing_chains_read_as_the_specification_says() {
     qemu_img(
         dir,
         &[
-            "convert", "-f", "raw", "-O", "vhdx", "-o", "block_size=1M", "disk.raw",
+            "convert",
+            "-f",
+            "raw",
+            "-O",
+            "vhdx",
+            "-o",
+            "block_size=1M",
+            "disk.raw",
             "base.vhdx",
         ],
     );
@@ -280,7 +289,10 @@ fn vhdx_differencing_chains_read_as_the_specification_says() {
         &linkage,
         &[
             ("relative_path", ".\\base.vhdx"),
-            ("volume_path", "\\\\?\\Volume{26a21bda-a627-11d7-9931-806e6f6e6963}\\base.vhdx"),
+            (
+                "volume_path",
+                "\\\\?\\Volume{26a21bda-a627-11d7-9931-806e6f6e6963}\\base.vhdx",
+            ),
             ("absolute_win32_path", "\\\\?\\D:\\VMs\\base.vhdx"),
         ],
     );
@@ -324,7 +336,12 @@ fn vhdx_differencing_chains_read_as_the_specification_says() {
     parent.write(0, &pattern(4 * MIB), 0);
     parent.blocks[3] = Payload::NotPresent;
     fs_err::write(dir.join("base/p4k.vhdx"), parent.to_bytes()).unwrap();
-    let mut child = vhdx_child(4 * MIB, 4096, &[0x44; 16], &[("relative_path", "base\\p4k.vhdx")]);
+    let mut child = vhdx_child(
+        4 * MIB,
+        4096,
+        &[0x44; 16],
+        &[("relative_path", "base\\p4k.vhdx")],
+    );
     child.write(4096, &fill(8192, 7), 0xee);
     child.write(3 * MIB, &fill(4096, 8), 0xee);
     fs_err::write(dir.join("c4k.vhdx"), child.to_bytes()).unwrap();
@@ -399,7 +416,11 @@ fn vhdx_log_sequences_replay_as_the_specification_says() {
     );
     let at2 = log_len - 8192 + 8192;
     let at3 = (at2 + 4096) % log_len;
-    let logged = with_log(&img, &guid, &[(log_len - 8192, &e1), (at2, &e2), (at3, &e3)]);
+    let logged = with_log(
+        &img,
+        &guid,
+        &[(log_len - 8192, &e1), (at2, &e2), (at3, &e3)],
+    );
     let replayed = vhdxgen::apply_log(&img, &[&e1.writes[0], &e2.writes[0], &e3.writes[0]], size);
     fs_err::write(dir.join("replayed.vhdx"), &replayed).unwrap();
     let want = read_all(&*Disk::open(&dir.join("replayed.vhdx")).unwrap().source());
@@ -412,7 +433,9 @@ fn vhdx_log_sequences_replay_as_the_specification_says() {
     // e1 missing, e2..e3 are not replayed and the log is corrupt.
     let broken = with_log(&img, &guid, &[(at2, &e2), (at3, &e3)]);
     fs_err::write(dir.join("broken.vhdx"), &broken).unwrap();
-    let err = Disk::open(&dir.join("broken.vhdx")).unwrap_err().to_string();
+    let err = Disk::open(&dir.join("broken.vhdx"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("no complete sequence"), "{err}");
 
     // A write past the end of the file and a LastFileOffset beyond it grow the file: a block

@@ -601,7 +601,16 @@ fn vmdk_delta_disks_read_like_qemu() {
     // parts of grains (qemu copies the rest of such a grain from the parent).
     qemu_img(
         dir,
-        &["create", "-f", "vmdk", "-F", "vmdk", "-b", "base.vmdk", "mid.vmdk"],
+        &[
+            "create",
+            "-f",
+            "vmdk",
+            "-F",
+            "vmdk",
+            "-b",
+            "base.vmdk",
+            "mid.vmdk",
+        ],
     );
     qemu_io(dir, "vmdk", "mid.vmdk", "write -P 0x5a 64k 4k");
     qemu_io(dir, "vmdk", "mid.vmdk", "write -P 0x33 1M 192k");
@@ -698,14 +707,27 @@ fn vmdk_delta_disks_read_like_qemu() {
             "child.vmdk",
         ],
     );
-    qemu_io(&dir.join("snap"), "vmdk", "child.vmdk", "write -P 0x21 0 64k");
+    qemu_io(
+        &dir.join("snap"),
+        "vmdk",
+        "child.vmdk",
+        "write -P 0x21 0 64k",
+    );
     check(dir, &dir.join("snap/child.vmdk"), "vmdk", Format::Vmdk);
 
     // Writing to a parent changes its CID: qemu then fails to read the child's unallocated
     // grains ("Invalid argument"), imgprep refuses the chain when opening it.
     qemu_io(dir, "vmdk", "base.vmdk", "write -P 0x44 0 4k");
     let out = std::process::Command::new("qemu-img")
-        .args(["convert", "-f", "vmdk", "-O", "raw", "mid.vmdk", "stale.raw"])
+        .args([
+            "convert",
+            "-f",
+            "vmdk",
+            "-O",
+            "raw",
+            "mid.vmdk",
+            "stale.raw",
+        ])
         .current_dir(dir)
         .output()
         .unwrap();
@@ -753,7 +775,15 @@ fn check_vhdx_log(
     let reference = dir.join("reference.raw");
     qemu_img(
         dir,
-        &["convert", "-f", "vhdx", "-O", "raw", s(&replayed), s(&reference)],
+        &[
+            "convert",
+            "-f",
+            "vhdx",
+            "-O",
+            "raw",
+            s(&replayed),
+            s(&reference),
+        ],
     );
     let want = fs_err::read(&reference).unwrap();
     let disk = Disk::open(&path).unwrap_or_else(|e| panic!("{name}: {e}"));

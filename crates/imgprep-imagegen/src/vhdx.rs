@@ -136,7 +136,10 @@ pub enum Payload {
     Unmapped,
     Full(Vec<u8>),
     /// Differencing disks only: `present` has one flag per logical sector of the block.
-    Partial { present: Vec<bool>, data: Vec<u8> },
+    Partial {
+        present: Vec<bool>,
+        data: Vec<u8>,
+    },
 }
 
 /// A dynamic or differencing VHDX.
@@ -175,7 +178,10 @@ impl Vhdx {
             let pos = offset as usize + i * ls;
             let within = pos % bs;
             let block = &mut self.blocks[pos / bs];
-            if matches!(block, Payload::NotPresent | Payload::Zero | Payload::Undefined | Payload::Unmapped) {
+            if matches!(
+                block,
+                Payload::NotPresent | Payload::Zero | Payload::Undefined | Payload::Unmapped
+            ) {
                 *block = if diff {
                     Payload::Partial {
                         present: vec![false; bs / ls],
@@ -239,7 +245,10 @@ impl Vhdx {
         let mut out = vec![0u8; (BAT_AT + bat_len) as usize];
         // File identifier.
         put(&mut out, 0, b"vhdxfile");
-        let creator: Vec<u8> = "imgprep tests".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let creator: Vec<u8> = "imgprep tests"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
         put(&mut out, 8, &creator);
         // Headers: the second is current.
         for (at, seq) in [(64 * KIB, 1u64), (128 * KIB, 2)] {
@@ -258,9 +267,12 @@ impl Vhdx {
             let t = at as usize;
             put(&mut out, t, b"regi");
             put(&mut out, t + 8, &2u32.to_le_bytes());
-            for (i, (id, off, len)) in [(BAT_REGION, BAT_AT, bat_len), (METADATA_REGION, META_AT, MIB)]
-                .into_iter()
-                .enumerate()
+            for (i, (id, off, len)) in [
+                (BAT_REGION, BAT_AT, bat_len),
+                (METADATA_REGION, META_AT, MIB),
+            ]
+            .into_iter()
+            .enumerate()
             {
                 let e = t + 16 + i * 32;
                 put(&mut out, e, &id);
@@ -278,7 +290,11 @@ impl Vhdx {
         items.push((FILE_PARAMETERS, params, 4));
         items.push((VIRTUAL_DISK_SIZE, self.size.to_le_bytes().to_vec(), 6));
         items.push((VIRTUAL_DISK_ID, vec![0x42; 16], 6));
-        items.push((LOGICAL_SECTOR_SIZE, self.logical_sector.to_le_bytes().to_vec(), 6));
+        items.push((
+            LOGICAL_SECTOR_SIZE,
+            self.logical_sector.to_le_bytes().to_vec(),
+            6,
+        ));
         items.push((PHYSICAL_SECTOR_SIZE, 4096u32.to_le_bytes().to_vec(), 6));
         if let Some(kv) = &self.parent {
             items.push((PARENT_LOCATOR, parent_locator(&VHDX_LOCATOR_TYPE, kv), 4));
@@ -310,7 +326,8 @@ impl Vhdx {
                 Payload::Unmapped => (3, None),
                 Payload::Full(d) => (6, Some(d)),
                 Payload::Partial { present, data } => {
-                    let map = bitmaps[chunk as usize].get_or_insert_with(|| vec![0u8; MIB as usize]);
+                    let map =
+                        bitmaps[chunk as usize].get_or_insert_with(|| vec![0u8; MIB as usize]);
                     let first = (b as u64 % cr) as usize * (bs / ls);
                     for (s, &on) in present.iter().enumerate() {
                         if on {
@@ -334,7 +351,11 @@ impl Vhdx {
             let at = out.len() as u64;
             out.extend_from_slice(&map);
             let index = chunk as u64 * (cr + 1) + cr;
-            put(&mut out, (BAT_AT + index * 8) as usize, &(at | 6).to_le_bytes());
+            put(
+                &mut out,
+                (BAT_AT + index * 8) as usize,
+                &(at | 6).to_le_bytes(),
+            );
         }
         out
     }
