@@ -1,16 +1,20 @@
 //! Read-only disk image containers: turns an image file (raw, qcow2, VMDK, VHD, VHDX) into the
 //! virtual disk a guest would see, as one [`ReadAt`].
 //!
-//! The format is detected from the file's content, never from its name. qcow2 backing files and
-//! external data files and VMDK extent files are opened through a [`BackingResolver`], so
-//! callers decide which other files an image may name ([`Disk::open`] resolves them the way qemu
-//! does, confined to the image's directory by [`HostFiles`]; [`Disk::from_source`] with
-//! [`NoFiles`] refuses them). Reads go through small caches of
-//! L2 tables, BATs and grain tables, so memory stays bounded whatever the virtual size.
+//! The format is detected from the file's content, never from its name. Every other file an image
+//! names (qcow2 backing files and external data files, VMDK extent files, the parents of VMDK
+//! delta disks and of VHD and VHDX differencing disks) is opened through a [`BackingResolver`],
+//! so callers decide which files an image may name ([`Disk::open`] resolves them the way qemu
+//! and the format specifications do, confined to the image's directory by [`HostFiles`];
+//! [`Disk::from_source`] with [`NoFiles`] refuses them). Chains are loop-checked and at most
+//! [`MAX_BACKING_DEPTH`] deep, and each parent must be the one its child was made from (VMDK
+//! `CID`, VHD unique id, VHDX DataWriteGuid). A VHDX log with entries to replay is replayed in
+//! memory. Reads go through small caches of L2 tables, BATs and grain tables, so memory stays
+//! bounded whatever the virtual size.
 //!
 //! This crate never writes, knows nothing of partitions or filesystems, and refuses features it
-//! does not implement (encryption, VHD and VHDX differencing disks, VHDX logs that need
-//! replaying) with [`Error::Unsupported`] instead of returning wrong bytes.
+//! does not implement (encryption, VMDK ZERO/VMFS/seSparse extents, VHDX logs over 8 MiB) with
+//! [`Error::Unsupported`] instead of returning wrong bytes.
 #![forbid(unsafe_code)]
 
 mod error;
@@ -29,7 +33,7 @@ use std::sync::Arc;
 pub use error::Error;
 use imgprep_io::{FileSource, ReadAt, host};
 
-/// Longest backing chain accepted below the top image.
+/// Longest chain of backing files or parents accepted below the top image.
 pub const MAX_BACKING_DEPTH: usize = 64;
 
 /// A container format, named as qemu names it on the command line.
@@ -211,7 +215,8 @@ fn file_url_path(url: &str) -> Option<String> {
     (!path.is_empty()).then_some(path)
 }
 
-/// A file besides the top image that an opened disk reads: a backing file or an extent file.
+/// A file besides the top image that an opened disk reads: a backing file, an extent file, a
+/// data file or the parent of a differencing disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Companion {
     /// The image that names it.
@@ -224,7 +229,7 @@ pub struct Companion {
     pub path: PathBuf,
 }
 
-/// Opens the files an image names: qcow2 backing files and VMDK extents.
+/// Opens the files an image names: backing, data and extent files, parents of differencing disks.
 pub trait BackingResolver {
     /// Opens `name`, as stored in the image at `naming_image`.
     ///
@@ -239,7 +244,8 @@ pub trait BackingResolver {
 }
 
 /// Resolves names on the host file system as qemu does (absolute names as they are, relative
-/// names against the directory of the image that names them), confined: the file must resolve,
+/// names against the directory of the image that names them; Windows paths and file URLs as
+/// [`Role::host_path`] converts them), confined: the file must resolve,
 /// symlinks followed, to a regular file inside one of the allowed directories (the top image's
 /// directory and those the user allowed). A block device is accepted only when the top image
 /// is one. The final open does not follow symlinks and does not block; the type is checked on
@@ -325,7 +331,7 @@ impl BackingResolver for HostFiles {
     }
 }
 
-/// Refuses every backing file and extent file: for images read from memory or from untrusted
+/// Refuses every file an image names: for images read from memory or from untrusted
 /// places where naming host files must not open them.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoFiles;
@@ -487,13 +493,13 @@ impl Disk {
         self.source.clone()
     }
 
-    /// This image, then its backing file, then that file's backing file, and so on.
+    /// This image, then its backing file (or parent), then that file's, and so on.
     pub fn chain(&self) -> &[Layer] {
         &self.chain
     }
 
-    /// Every file besides the top image that the disk reads (backing files, extent files), in
-    /// the order they were opened. Empty for a self-contained image.
+    /// Every file besides the top image that the disk reads (backing, extent and data files,
+    /// parents), in the order they were opened. Empty for a self-contained image.
     pub fn companions(&self) -> &[Companion] {
         &self.companions
     }

@@ -281,6 +281,8 @@ struct Metadata {
     logical_sector: u32,
     /// The parent locator item and its file offset.
     parent_locator: Option<(Vec<u8>, u64)>,
+    /// File offset of the metadata table.
+    table_at: u64,
 }
 
 fn read_metadata(file: &dyn ReadAt, region: &Region) -> Result<Metadata, Error> {
@@ -414,6 +416,7 @@ fn read_metadata(file: &dyn ReadAt, region: &Region) -> Result<Metadata, Error> 
         virtual_size,
         logical_sector,
         parent_locator,
+        table_at: at,
     })
 }
 
@@ -564,7 +567,7 @@ fn open_parent(
         return Err(Error::invalid(
             F,
             "metadata table",
-            0,
+            md.table_at,
             "a parent locator item in a differencing disk (HasParent)",
             "none",
         ));
