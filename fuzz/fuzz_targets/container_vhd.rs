@@ -1,5 +1,5 @@
-//! vhd container: open the input as vhd (backing files and extents from 1 MiB into the input) and
-//! read a handful of regions. Input format: see container_common.rs.
+//! vhd container: open the input as vhd (files it names, parents included, from 1 MiB into the
+//! input) and read a handful of regions. Input format: see container_common.rs.
 #![no_main]
 
 #[path = "container_common.rs"]

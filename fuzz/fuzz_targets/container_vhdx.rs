@@ -1,5 +1,5 @@
-//! vhdx container: open the input as vhdx (backing files and extents from 1 MiB into the input) and
-//! read a handful of regions. Input format: see container_common.rs.
+//! vhdx container: open the input as vhdx (files it names, parents included, from 16 MiB into the
+//! input) and read a handful of regions. Input format: see container_common.rs.
 #![no_main]
 
 #[path = "container_common.rs"]

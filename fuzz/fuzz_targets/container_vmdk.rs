@@ -1,5 +1,5 @@
-//! vmdk container: open the input as vmdk (backing files and extents from 1 MiB into the input) and
-//! read a handful of regions. Input format: see container_common.rs.
+//! vmdk container: open the input as vmdk (files it names, parents included, from 1 MiB into the
+//! input) and read a handful of regions. Input format: see container_common.rs.
 #![no_main]
 
 #[path = "container_common.rs"]
