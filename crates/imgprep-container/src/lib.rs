@@ -840,6 +840,73 @@ mod tests {
     }
 
     #[test]
+    fn names_in_images_become_host_paths() {
+        let cases: &[(Role, &str, Option<&str>)] = &[
+            (Role::BackingFile, "../b.qcow2", Some("../b.qcow2")),
+            (
+                Role::ParentFileNameHint,
+                "/abs/base.vmdk",
+                Some("/abs/base.vmdk"),
+            ),
+            (
+                Role::ParentLocator(Locator::W2ru),
+                ".\\base.vhd",
+                Some("./base.vhd"),
+            ),
+            (
+                Role::ParentLocator(Locator::W2ru),
+                "..\\a\\b.vhd",
+                Some("../a/b.vhd"),
+            ),
+            (Role::ParentLocator(Locator::W2ku), "C:\\VMs\\b.vhd", None),
+            (Role::ParentLocator(Locator::W2ku), "c:b.vhd", None),
+            (
+                Role::ParentLocator(Locator::W2ku),
+                "\\\\srv\\share\\b.vhd",
+                None,
+            ),
+            (Role::ParentLocator(Locator::W2ku), "\\VMs\\b.vhd", None),
+            (
+                Role::ParentLocator(Locator::W2ku),
+                "/posix/b.vhd",
+                Some("/posix/b.vhd"),
+            ),
+            (
+                Role::ParentLocator(Locator::RelativePath),
+                "p.vhdx",
+                Some("p.vhdx"),
+            ),
+            (
+                Role::ParentLocator(Locator::AbsoluteWin32Path),
+                "\\\\?\\d:\\p.vhdx",
+                None,
+            ),
+            (Role::ParentLocator(Locator::VolumePath), "p.vhdx", None),
+            (
+                Role::ParentLocator(Locator::MacX),
+                "file://./a%20b.vhd",
+                Some("./a b.vhd"),
+            ),
+            (
+                Role::ParentLocator(Locator::MacX),
+                "file://localhost/U/b.vhd",
+                Some("/U/b.vhd"),
+            ),
+            (
+                Role::ParentLocator(Locator::MacX),
+                "file:///U/b.vhd",
+                Some("/U/b.vhd"),
+            ),
+            (Role::ParentLocator(Locator::MacX), "file://./bad%zz", None),
+            (Role::ParentLocator(Locator::MacX), "http://x/b.vhd", None),
+            (Role::ParentLocator(Locator::MacX), "file://", None),
+        ];
+        for (role, name, want) in cases {
+            assert_eq!(role.host_path(name).as_deref(), *want, "{role} {name:?}");
+        }
+    }
+
+    #[test]
     fn format_names_follow_qemu() {
         for f in [
             Format::Raw,

@@ -835,3 +835,27 @@ impl ReadAt for Vhdx {
         self.read(offset, buf).map_err(Error::into_io)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linkage_guids_read_as_the_parent_locator_spells_them() {
+        let text = "{83ed0ec3-24c8-49a6-a959-5e4bf1288bfb}";
+        let g = parse_guid(text).unwrap();
+        assert_eq!(g[..4], [0xc3, 0x0e, 0xed, 0x83]);
+        assert_eq!(g[8..10], [0xa9, 0x59]);
+        assert_eq!(guid_text(&g), text);
+        assert_eq!(parse_guid(&text.to_uppercase()), Some(g));
+        for bad in [
+            "83ed0ec3-24c8-49a6-a959-5e4bf1288bfb",
+            "{83ed0ec3-24c8-49a6-a959-5e4bf1288bf}",
+            "{83ed0ec3-24c8-49a6a959-5e4bf1288bfbb}",
+            "{83ed0ec3-24c8-49a6-a959-5e4bf1288bfg}",
+            "{+3ed0ec3-24c8-49a6-a959-5e4bf1288bfb}",
+        ] {
+            assert_eq!(parse_guid(bad), None, "{bad}");
+        }
+    }
+}

@@ -843,6 +843,58 @@ mod tests {
     }
 
     #[test]
+    fn parent_fields_are_read_as_qemu_reads_them() {
+        /// The parent name and parentCID, or a fragment of the error.
+        type Want = Result<Option<(&'static str, u32)>, &'static str>;
+        let cases: &[(&str, Want)] = &[
+            (
+                "CID=1\nparentCID=2a5c827a\nparentFileNameHint=\"base.vmdk\"\n",
+                Ok(Some(("base.vmdk", 0x2a5c_827a))),
+            ),
+            ("parentCID=ffffffff\n", Ok(None)),
+            ("parentCID=1\nparentFileNameHint=\"\"\n", Ok(None)),
+            // sscanf's %x: leading blanks, an optional 0x, digits up to the first other byte.
+            (
+                "parentCID=  0X1fz\nparentFileNameHint=\"a b\"",
+                Ok(Some(("a b", 0x1f))),
+            ),
+            // The first "parentCID" wins, wherever it is (qemu's strstr).
+            (
+                "# parentCID=7 old\nparentCID=8\nparentFileNameHint=\"p\"",
+                Ok(Some(("p", 7))),
+            ),
+            ("parentFileNameHint=\"p\"\n", Err("needs parentCID")),
+            (
+                "parentCID=zz\nparentFileNameHint=\"p\"",
+                Err("needs parentCID"),
+            ),
+            (
+                "parentCID=1\nparentFileNameHint = \"p\"",
+                Err("expected parentFileNameHint"),
+            ),
+            (
+                "parentCID=1\nparentFileNameHint=\"p",
+                Err("no closing quote"),
+            ),
+        ];
+        for (text, want) in cases {
+            let got = parent_ref(text.as_bytes(), 0)
+                .map(|p| p.map(|p| (p.name, p.parent_cid)))
+                .map_err(|e| e.to_string());
+            match (want, &got) {
+                (Ok(w), Ok(g)) => {
+                    assert_eq!(w.map(|(n, c)| (n.to_owned(), c)), *g, "{text:?}")
+                }
+                (Err(frag), Err(e)) => assert!(e.contains(frag), "{text:?}: {e}"),
+                _ => panic!("{text:?}: got {got:?}"),
+            }
+        }
+        assert_eq!(read_cid(b"CID=fffffffffff\n", b"CID"), Some(u32::MAX));
+        assert_eq!(read_cid(b"CID=-1\n", b"CID"), Some(u32::MAX));
+        assert_eq!(read_cid(b"CID=", b"CID"), None);
+    }
+
+    #[test]
     fn descriptor_probe_follows_qemu() {
         assert!(probe_descriptor(b"# Disk DescriptorFile\nversion=1\n"));
         assert!(probe_descriptor(b"  \r\nversion=3\r\n"));
