@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 export LIBGUESTFS_BACKEND_SETTINGS=force_tcg
+# Every appliance launch through imgprep-guestfs appends a line here (see its crate docs).
+export IMGPREP_GUESTFS_LAUNCH_LOG=$PWD/target/guestfs-launches.log
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 step() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
 
@@ -31,8 +33,15 @@ cargo fmt --all --check
 step "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "pure-Rust build (no libguestfs)"
+cargo build -p imgprep-cli --no-default-features --locked
+
 step "fixture images"
 images-test/build
 
 step "tests"
+mkdir -p target && : > "$IMGPREP_GUESTFS_LAUNCH_LOG"
 cargo test --workspace --locked
+awk '{ n++; s += $2; if ($3 != "ok") e++ }
+     END { printf "libguestfs launches: %d (%d stopped or failed), %.1f s in all\n", n, e, s }' \
+  "$IMGPREP_GUESTFS_LAUNCH_LOG"

@@ -1,9 +1,11 @@
-//! XFS: probe, open (with and without checksum verification), walk the whole tree and read
-//! every file and link, on a sparse device built from the input. The walk runs with checksums
-//! off so mutations reach the inode, block-map and directory parsers.
+//! XFS: probe, open (with and without checksum verification, which also covers log record CRCs),
+//! replay the log when it is dirty, walk the whole tree and read every file and link, on a
+//! sparse device built from the input. The walk runs with checksums off so mutations reach the
+//! log replay and the inode, block-map and directory parsers.
 //!
 //! Input: records `[u32 LE offset][u16 LE length][bytes]` laid over a zero-filled 64 MiB device
-//! (later records win). Seeds: fuzz/seeds/fs_xfs.sh.
+//! (later records win). Seeds: fuzz/seeds/fs_xfs.sh (mkfs.xfs -p images, and the dirty-xfs
+//! fixture's filesystems with dirty logs).
 #![no_main]
 
 #[path = "fs_walk.rs"]
@@ -69,9 +71,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         dev,
         &Options {
             verify_checksums: false,
+            ..Options::default()
         },
     ) {
         let _ = fs.log_state();
+        let _ = imgprep_fs::Filesystem::log_replay(&fs).note();
         fs_walk::walk(&fs, 3000, 1000, |_, _| {});
     }
 });

@@ -103,7 +103,7 @@ fn check(dev: Patched, expected: &[&str]) {
 
 /// A small image made by mkfs.btrfs --rootdir: 4 KiB nodes (so the 300-entry directory makes a
 /// two-level tree), single metadata, an inline file, a regular file and a symlink.
-fn mkfs_image() -> Arc<dyn ReadAt> {
+pub(crate) fn mkfs_image() -> Arc<dyn ReadAt> {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     fs_err::create_dir_all(src.join("many")).unwrap();
@@ -155,7 +155,7 @@ impl Map {
     fn new(dev: &Arc<dyn ReadAt>) -> Map {
         Map {
             vol: Volume::open(dev.clone()).unwrap(),
-            shared: Shared::new(Volume::open(dev.clone()).unwrap()),
+            shared: Shared::new(Volume::open(dev.clone()).unwrap()).unwrap(),
         }
     }
     fn tree(&self, id: u64) -> TreeRoot {
@@ -179,7 +179,7 @@ impl Map {
     fn ino(&self, id: u64, path: &str) -> u64 {
         let sv = self.shared.subvol(id).unwrap().unwrap();
         let fs = crate::fs::BtrfsFs {
-            shared: Arc::new(Shared::new(Volume::open(self.vol_dev()).unwrap())),
+            shared: Arc::new(Shared::new(Volume::open(self.vol_dev()).unwrap()).unwrap()),
             root: sv,
         };
         imgprep_fs::Filesystem::lstat(&fs, path.as_bytes())

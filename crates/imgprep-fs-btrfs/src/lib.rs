@@ -8,10 +8,14 @@
 //! (inside a snapshot, a nested subvolume is an empty directory). File data may be inline,
 //! regular, preallocated (zeros), sparse, or compressed with zlib, LZO or zstd.
 //!
+//! A filesystem snapshotted after an fsync but before the next transaction commit (the usual
+//! state of a snapshot of a running machine) has its log trees replayed in memory as Linux
+//! replays them when mounting; [`Filesystem::log_replay`] says what was replayed, or why it could
+//! not be (and the last committed state is then read).
+//!
 //! Not here: writing, multi-device filesystems and RAID profiles (refused with
-//! [`Error::Unsupported`]), checksum types other than CRC-32C, replay of the tree log of an
-//! uncleanly unmounted filesystem (the last committed state is read), and data checksum
-//! verification (metadata blocks are checked). Every tree block is checked (checksum, owner
+//! [`Error::Unsupported`]), checksum types other than CRC-32C, and data checksum verification
+//! (metadata blocks are checked). Every tree block is checked (checksum, owner
 //! UUID, address, level, key order, item bounds, parent keys) before use, and every walk is
 //! bounded, so a hostile image yields an [`Error`] naming the block or item, never a panic.
 #![forbid(unsafe_code)]
@@ -27,6 +31,7 @@ mod error;
 mod fs;
 #[cfg(test)]
 mod hostile_tests;
+mod log;
 mod lzo;
 mod volume;
 
@@ -110,7 +115,7 @@ pub fn open(dev: Arc<dyn ReadAt>) -> Result<Box<dyn Filesystem>, Error> {
 
 /// Opens the subvolume `sel` names, as `mount -o subvol=PATH` or `-o subvolid=N` does.
 pub fn open_subvolume(dev: Arc<dyn ReadAt>, sel: Subvol) -> Result<Box<dyn Filesystem>, Error> {
-    let shared = Arc::new(fs::Shared::new(volume::Volume::open(dev)?));
+    let shared = Arc::new(fs::Shared::new(volume::Volume::open(dev)?)?);
     let root = shared.select(&sel)?;
     Ok(Box::new(fs::BtrfsFs { shared, root }))
 }
@@ -118,12 +123,12 @@ pub fn open_subvolume(dev: Arc<dyn ReadAt>, sel: Subvol) -> Result<Box<dyn Files
 /// Every subvolume reachable from the top level, ordered by id.
 pub fn subvolumes(dev: &dyn ReadAt) -> Result<Vec<SubvolumeInfo>, Error> {
     let dev: Arc<dyn ReadAt + '_> = Arc::new(dev);
-    let shared = fs::Shared::new(volume::Volume::open(dev)?);
+    let shared = fs::Shared::new(volume::Volume::open(dev)?)?;
     shared.subvolumes()
 }
 
 /// The id of the default subvolume (5 when none was set).
 pub fn default_subvolume(dev: &dyn ReadAt) -> Result<u64, Error> {
     let dev: Arc<dyn ReadAt + '_> = Arc::new(dev);
-    fs::Shared::new(volume::Volume::open(dev)?).default_subvol_id()
+    fs::Shared::new(volume::Volume::open(dev)?)?.default_subvol_id()
 }

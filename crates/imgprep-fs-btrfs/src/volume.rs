@@ -66,6 +66,14 @@ pub(crate) struct Superblock {
     pub(crate) chunk_root: u64,
     pub(crate) chunk_root_level: u8,
     pub(crate) root_dir_objectid: u64,
+    /// Generation of the last committed transaction.
+    pub(crate) generation: u64,
+    /// Root of the log root tree (0 when no fsync happened since the last commit), and its
+    /// level.
+    pub(crate) log_root: u64,
+    pub(crate) log_root_level: u8,
+    /// Holes are not recorded as file extent items (`no_holes`).
+    pub(crate) no_holes: bool,
     pub(crate) sectorsize: u32,
     pub(crate) nodesize: u32,
     pub(crate) devid: u64,
@@ -182,9 +190,11 @@ impl Superblock {
         }
         let root_level = b[0xc6];
         let chunk_root_level = b[0xc7];
+        let log_root_level = b[0xc8];
         for (field, level) in [
             ("root_level", root_level),
             ("chunk_root_level", chunk_root_level),
+            ("log_root_level", log_root_level),
         ] {
             if level > MAX_LEVEL {
                 return Err(bad(field, "at most 7", level.to_string()));
@@ -209,6 +219,10 @@ impl Superblock {
             chunk_root: le::u64(b, 0x58),
             chunk_root_level,
             root_dir_objectid: le::u64(b, 0x80),
+            generation: le::u64(b, 0x48),
+            log_root: le::u64(b, 0x60),
+            log_root_level,
+            no_holes: incompat & 0x200 != 0,
             sectorsize,
             nodesize,
             devid: le::u64(b, 0xc9),

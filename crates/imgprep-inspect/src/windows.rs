@@ -112,15 +112,14 @@ pub(crate) fn check_windows_root(g: &dyn Guest, data: &mut Data) {
     data.os_type = Some("windows");
     data.distro = Some("windows");
     let cmd = case_sensitive_path(g, &format!("{root}/system32/cmd.exe"));
-    data.arch = g
-        .read(&cmd, 0, 4096)
-        .ok()
-        .and_then(|h| pe_arch(&h))
-        .map(str::to_owned);
     let mut w = WindowsData {
         systemroot: root.clone(),
         ..Default::default()
     };
+    match g.read(&cmd, 0, 4096) {
+        Ok(h) => data.arch = pe_arch(&h).map(str::to_owned),
+        Err(e) => w.notes.push(format!("{cmd} could not be read: {e}")),
+    }
     let hive = |name: &str| {
         let p = case_sensitive_path(g, &format!("{root}/system32/config/{name}"));
         g.is_file_nofollow(&p).then_some(p)
@@ -243,16 +242,52 @@ fn system_facts(h: &Hive, data: &mut Data, w: &mut WindowsData) {
         .and_then(|k| dword_value(&k, "Current"))
         .map(|n| format!("ControlSet{n:03}"));
     w.current_control_set = current.clone();
-    if let Some(ccs) = current
-        && let Some(params) = open_key(
-            h,
-            "SYSTEM",
-            &format!("{ccs}\\Services\\Tcpip\\Parameters"),
-            &mut w.notes,
-        )
-    {
+    let Some(ccs) = current else {
+        return;
+    };
+    if let Some(params) = open_key(
+        h,
+        "SYSTEM",
+        &format!("{ccs}\\Services\\Tcpip\\Parameters"),
+        &mut w.notes,
+    ) {
         data.hostname = string_value(&params, "Hostname");
     }
+    // Without a readable cmd.exe (a WIMBoot pointer, a damaged file), the architecture Windows
+    // gives its processes says what it runs on.
+    if data.arch.is_none()
+        && let Some(env) = open_key(
+            h,
+            "SYSTEM",
+            &format!("{ccs}\\Control\\Session Manager\\Environment"),
+            &mut w.notes,
+        )
+        && let Some(a) = string_value(&env, "PROCESSOR_ARCHITECTURE")
+    {
+        match processor_arch(&a) {
+            Some(arch) => {
+                data.arch = Some(arch.to_owned());
+                w.notes.push(format!(
+                    "architecture {arch} from PROCESSOR_ARCHITECTURE ({a}) in {ccs}: no PE header of cmd.exe was read"
+                ));
+            }
+            None => w.notes.push(format!(
+                "PROCESSOR_ARCHITECTURE {a:?} in {ccs} is not a known architecture"
+            )),
+        }
+    }
+}
+
+/// libguestfs's name of a Windows `PROCESSOR_ARCHITECTURE` value.
+fn processor_arch(v: &str) -> Option<&'static str> {
+    Some(match v.to_ascii_uppercase().as_str() {
+        "AMD64" => "x86_64",
+        "X86" => "i386",
+        "ARM64" => "aarch64",
+        "ARM" => "arm",
+        "IA64" => "ia64",
+        _ => return None,
+    })
 }
 
 /// `\DosDevices\X:` values of `MountedDevices` that name a fixed-disk partition.
@@ -383,6 +418,18 @@ mod tests {
             guid_from_blob(&blob),
             "12345678-9abc-def0-0123-456789abcdef"
         );
+    }
+
+    #[test]
+    fn processor_architecture_names() {
+        for (v, arch) in [
+            ("AMD64", Some("x86_64")),
+            ("x86", Some("i386")),
+            ("arm64", Some("aarch64")),
+            ("MIPS", None),
+        ] {
+            assert_eq!(processor_arch(v), arch, "{v}");
+        }
     }
 
     #[test]
