@@ -3,10 +3,12 @@
 #   fuzz/seeds/container.sh OUTDIR  ->  OUTDIR/container_{qcow2,vmdk,vhd,vhdx}/*.rec
 # Each seed is one image variant qemu-img writes, in the targets' input format: [u32 LE file
 # size] then records [u32 LE offset][u16 LE length][bytes] of the file's non-zero sectors. Files
-# an image names (backing files, VMDK extents) are placed 1 MiB into the same input, where the
-# targets' resolver finds them.
+# an image names (backing files, VMDK extents, parents of differencing disks) are placed 1 MiB
+# into the same input (16 MiB for VHDX), where the targets' resolver finds them. The VHD and VHDX
+# differencing disks and the VHDX log qemu-img cannot write come from imgprep-imagegen (cargo).
 set -euo pipefail
 out=${1:?usage: $0 OUTDIR}
+repo=$(cd "$(dirname "$0")/../.." && pwd)
 for f in qcow2 vmdk vhd vhdx; do mkdir -p "$out/container_$f"; done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -20,15 +22,16 @@ for s in range(384):
 open('disk.raw', 'wb').write(data)
 PY
 
-# rec OUT FILE [SECOND]: encodes FILE, with SECOND (if given) placed at 1 MiB.
+# rec OUT FILE [SECOND]: encodes FILE, with SECOND (if given) placed at 1 MiB ($REC_AT if set).
 rec() {
   python3 - "$@" <<'PY'
-import struct, sys
+import os, struct, sys
 out, first = sys.argv[1], open(sys.argv[2], 'rb').read()
 data = first
+at = int(os.environ.get('REC_AT', 1 << 20))
 if len(sys.argv) > 3:
-    assert len(first) <= 1 << 20
-    data = first + bytes((1 << 20) - len(first)) + open(sys.argv[3], 'rb').read()
+    assert len(first) <= at
+    data = first + bytes(at - len(first)) + open(sys.argv[3], 'rb').read()
 with open(out, 'wb') as f:
     f.write(struct.pack('<I', len(data)))
     for off in range(0, len(data), 512):
@@ -73,13 +76,21 @@ PY
 rec "$v/gd-at-end.rec" atend.vmdk
 conv vmdk -o subformat=monolithicFlat disk.raw flat.vmdk && rec "$v/flat.rec" flat.vmdk flat-flat.vmdk
 conv vmdk -o subformat=twoGbMaxExtentSparse disk.raw two.vmdk && rec "$v/two.rec" two.vmdk two-s001.vmdk
+qemu-img create -q -f vmdk -F vmdk -b sparse.vmdk delta.vmdk
+qemu-io -t unsafe -f vmdk -c 'write -P 0x5a 4k 8k' -c 'write -P 0x33 96k 4k' delta.vmdk >/dev/null
+rec "$v/delta.rec" delta.vmdk sparse.vmdk
+
+cargo run -q --manifest-path "$repo/Cargo.toml" -p imgprep-imagegen --example fuzz_seeds -- "$tmp"
 
 h=$out/container_vhd
 conv vpc disk.raw d.vhd && rec "$h/dynamic.rec" d.vhd
 conv vpc -o subformat=fixed disk.raw f.vhd && rec "$h/fixed.rec" f.vhd
 conv vpc -o force_size=on disk.raw s.vhd && rec "$h/sized.rec" s.vhd
+rec "$h/differencing.rec" vhd-child.vhd vhd-parent.vhd
 
 x=$out/container_vhdx
 conv vhdx -o block_size=1M disk.raw b1.vhdx && rec "$x/b1m.rec" b1.vhdx
 conv vhdx -o block_size=32M disk.raw b32.vhdx && rec "$x/b32m.rec" b32.vhdx
 conv vhdx -o block_size=1M,block_state_zero=off disk.raw nz.vhdx && rec "$x/nozero.rec" nz.vhdx
+REC_AT=$((16 << 20)) rec "$x/differencing.rec" vhdx-child.vhdx vhdx-parent.vhdx
+rec "$x/log.rec" vhdx-log.vhdx

@@ -2,8 +2,10 @@
 //!
 //! Input: `[u32 LE file size]` then records `[u32 LE offset][u16 LE length][bytes]` laid over a
 //! zero-filled file of that size (later records win), so multi-MiB images (VHD blocks, VHDX
-//! regions) make small inputs. Files the image names (backing files, VMDK extents) all open as
-//! the part of the same file from 1 MiB on. Seeds: `fuzz/seeds/container.sh`.
+//! regions) make small inputs. Files the image names (backing files, VMDK extents, the parents of
+//! VMDK, VHD and VHDX differencing disks) all open as the part of the same file from 1 MiB on
+//! (16 MiB for VHDX, whose smallest layout is larger), each name as a file of its own, so chains
+//! reach loops (a name seen twice) and the depth limit. Seeds: `fuzz/seeds/container.sh`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,7 +16,12 @@ use imgprep_io::{ReadAt, Slice};
 use crate::sparse::{Sparse, records};
 
 /// Where named files start in the input file.
-const SECOND_FILE: u64 = 1 << 20;
+fn second_file(format: Format) -> u64 {
+    match format {
+        Format::Vhdx => 16 << 20,
+        _ => 1 << 20,
+    }
+}
 
 fn parse(data: &[u8]) -> Sparse {
     match data.split_first_chunk::<4>() {
@@ -23,13 +30,16 @@ fn parse(data: &[u8]) -> Sparse {
     }
 }
 
-/// Opens every named file as the input from 1 MiB on.
-struct Second(Arc<dyn ReadAt>);
+/// Opens every named file as the input from `at` on.
+struct Second {
+    input: Arc<dyn ReadAt>,
+    at: u64,
+}
 
 impl BackingResolver for Second {
     fn open(&self, _: &Path, name: &str, role: Role) -> Result<(PathBuf, Arc<dyn ReadAt>), Error> {
-        let len = self.0.size().saturating_sub(SECOND_FILE);
-        match Slice::new(self.0.clone(), SECOND_FILE, len) {
+        let len = self.input.size().saturating_sub(self.at);
+        match Slice::new(self.input.clone(), self.at, len) {
             Ok(s) if len > 0 => Ok((PathBuf::from(name), Arc::new(s))),
             _ => Err(Error::BackingRefused {
                 role,
@@ -43,7 +53,11 @@ impl BackingResolver for Second {
 fn run(data: &[u8], format: Format) {
     let src: Arc<dyn ReadAt> = Arc::new(parse(data));
     let _ = imgprep_container::detect(&*src);
-    let Ok(disk) = Disk::from_source_as(src.clone(), format, &Second(src)) else {
+    let second = Second {
+        input: src.clone(),
+        at: second_file(format),
+    };
+    let Ok(disk) = Disk::from_source_as(src, format, &second) else {
         return;
     };
     let dev = disk.source();

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use crate::eval::Context;
 use crate::model::{Evidence, Outcome, Status};
 
-/// `probe: self-contained`: every disk is one file, with no backing file and no extent in
-/// another file.
+/// `probe: self-contained`: every disk is one file, with no backing file or parent and no extent
+/// in another file.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SelfContained {}
@@ -31,7 +31,7 @@ impl SelfContained {
             };
             return Outcome::new(
                 Status::Pass,
-                format!("{what} one file: no backing file, no extent in another file"),
+                format!("{what} one file: no backing file or parent, no extent in another file"),
             );
         }
         let files = evidence.len();

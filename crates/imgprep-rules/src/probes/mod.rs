@@ -68,7 +68,7 @@ pub enum Check {
     CloudifyAgentPlugins(cloudify::CloudifyAgentPlugins),
     /// cloudbase-init is installed and its configuration runs user data (UserDataPlugin).
     CloudbaseInitUserdata(windows::CloudbaseInitUserdata),
-    /// Every disk is one file: no backing file, no extent in another file.
+    /// Every disk is one file: no backing file or parent, no extent in another file.
     SelfContained(image::SelfContained),
 }
 
