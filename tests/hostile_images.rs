@@ -10,8 +10,9 @@
 //! address-space cap aborts), print exactly one stderr line with the expected text when it
 //! exits 2 (at most one line otherwise), give the expected notes and JSON fields, finish within
 //! the time limit (a hang detector, not a timing: benches/hostile.sh times the cases), peak at
-//! most 64 MiB of RSS, and open nothing but the image, files inside its directory or an
-//! `--allow-backing` directory, and the runtime files listed in [`runtime_file`].
+//! most 64 MiB of RSS, and open nothing but the files named on the command line, files inside
+//! the image's directory or an `--allow-backing` directory (see [`allowances`]), and the
+//! runtime files listed in [`runtime_file`].
 //!
 //! `IMGPREP_HOSTILE_BIN=PATH` runs the cases against another build of imgprep.
 
