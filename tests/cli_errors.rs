@@ -143,3 +143,46 @@ fn an_image_without_an_os_is_an_empty_list() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no operating system"));
 }
+
+/// A wrong LUKS passphrase: exit 2 and one line naming the device, without the passphrase; a
+/// malformed --key is refused without echoing it.
+#[test]
+fn wrong_luks_key_names_the_device_and_hides_the_key() {
+    let img = common::fixture("luks-layouts").join("luks2-lvm.img");
+    let img = img.to_str().unwrap();
+    for args in [
+        vec!["inspect", img, "--key", "/dev/sda2:key:Wrong-Secret-42"],
+        vec![
+            "check",
+            img,
+            "--profile",
+            "cloudcenter-worker",
+            "--key",
+            "/dev/sda2:key:Wrong-Secret-42",
+        ],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_imgprep"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("/dev/sda2") && err.contains("keyslots"),
+            "{err}"
+        );
+        assert!(!err.contains("Wrong-Secret-42"), "{err}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("Wrong-Secret-42"));
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imgprep"))
+        .args(["inspect", img, "--key", "/dev/sda2:kee:Wrong-Secret-42"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/dev/sda2") && !err.contains("Wrong-Secret-42"),
+        "{err}"
+    );
+}

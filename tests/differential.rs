@@ -34,6 +34,8 @@ enum Known {
         reference: &'static str,
         imgprep: &'static str,
     },
+    /// A `--key` both were given (virt-inspector when the fixture was built).
+    Key(String),
 }
 
 const PARTUUID: &str = "libguestfs 1.48 ignores PARTUUID= in fstab (resolved upstream since 1.52)";
@@ -138,8 +140,18 @@ fn sort_apps(os: &mut Value) {
 
 /// Compares the disks of one VM (the reference XML is next to the first); returns the differences.
 fn compare(images: &[PathBuf], extras: &[Extra], known: &[Known]) -> Vec<String> {
-    let mut xml = fs_err::read_to_string(format!("{}.inspector.xml", images[0].display()))
-        .expect("reference XML next to the image");
+    let xml = PathBuf::from(format!("{}.inspector.xml", images[0].display()));
+    compare_with(&xml, images, extras, known)
+}
+
+/// Compares the disks of one VM with the virt-inspector XML `reference`.
+fn compare_with(
+    reference: &std::path::Path,
+    images: &[PathBuf],
+    extras: &[Extra],
+    known: &[Known],
+) -> Vec<String> {
+    let mut xml = fs_err::read_to_string(reference).expect("reference XML");
     let mut diffs = Vec::new();
     for k in known {
         if let Known::Device { reference, imgprep } = k {
@@ -148,6 +160,11 @@ fn compare(images: &[PathBuf], extras: &[Extra], known: &[Known]) -> Vec<String>
     }
     let want = xml_to_json(&xml);
     let mut args = vec!["inspect", "--format", "json"];
+    for k in known {
+        if let Known::Key(key) = k {
+            args.extend(["--key", key.as_str()]);
+        }
+    }
     args.extend(
         images
             .iter()
@@ -554,5 +571,111 @@ fn lvm_striped_two_disks() {
         &["lvm-striped-a.qcow2", "lvm-striped-b.qcow2"],
         &[],
         &[],
+    );
+}
+
+// LUKS (images-test/luks-layouts.sh): LVM on LUKS2 and filesystems on LUKS1 partitions, opened
+// with the keys virt-inspector was given.
+/// imgprep's JSON for `image` of the luks-layouts fixture, given `key`.
+fn luks_inspect(image: &str, key: &str) -> Value {
+    let img = common::fixture("luks-layouts").join(image);
+    let out = common::imgprep_ok(
+        vec![
+            "inspect",
+            "--format",
+            "json",
+            "--key",
+            key,
+            img.to_str().expect("UTF-8 fixture path"),
+        ],
+        0,
+    );
+    let secret = key.rsplit(':').next().unwrap_or(key);
+    assert!(!out.contains(secret), "{out}");
+    serde_json::from_str(&out).expect("imgprep prints JSON")
+}
+
+/// virt-inspector opened the LUKS2 device with the PBKDF2 keyslot's passphrase; the Argon2id
+/// keyslot's passphrase and a key named by LUKS UUID must give imgprep the same view.
+#[test]
+fn luks2_lvm_on_luks() {
+    let first = "/dev/sda2:key:correct horse battery";
+    check_vm(
+        "luks-layouts",
+        &["luks2-lvm.img"],
+        &[],
+        &[Known::Key(first.into())],
+    );
+    let want = luks_inspect("luks2-lvm.img", first);
+    assert_eq!(
+        want["operatingsystems"][0]["root"],
+        json!("/dev/vgluks/root")
+    );
+    for key in [
+        "/dev/sda2:key:second slot",
+        "5a5a0002-0000-4000-8000-00000000a002:key:second slot",
+    ] {
+        assert_eq!(luks_inspect("luks2-lvm.img", key), want, "{key}");
+    }
+}
+
+#[test]
+fn luks1_filesystems_on_luks_partitions() {
+    let keyfile = common::fixture("luks-layouts").join("keyfile.txt");
+    check_vm(
+        "luks-layouts",
+        &["luks1-part.img"],
+        &[],
+        &[
+            Known::Key("/dev/sda1:key:correct horse battery".into()),
+            Known::Key(format!("/dev/sda2:file:{}", keyfile.display())),
+        ],
+    );
+}
+
+// Windows as CompactOS and WIMBoot leave it, and a dual-boot disk
+// (images-test/windows-compact.sh).
+
+/// Both systems of a dual-boot disk, in virt-inspector's order.
+#[test]
+fn dual_boot_windows_and_linux() {
+    check("windows-compact", "dual-boot.img", &[]);
+}
+
+/// virt-inspector 1.48 finds no system on these disks: the appliance's ntfs-3g has no system
+/// compression plugin, so to it a WOF-compressed cmd.exe is no file and the volume no Windows
+/// root. They are the win2016-like disk with cmd.exe (and explorer.exe) compressed by WOF, or
+/// turned into a WIMBoot pointer: imgprep must report what virt-inspector reports for that disk
+/// before (windows-2016's reference), the architecture coming from the LZX-compressed cmd.exe,
+/// or, under WIMBoot, from PROCESSOR_ARCHITECTURE with a note.
+#[test]
+fn compactos_and_wimboot_windows() {
+    let dir = common::fixture("windows-compact");
+    let before = common::fixture("windows-2016").join("win2016-like.vmdk.inspector.xml");
+    for image in ["compact.img", "wimboot.img"] {
+        let own = fs_err::read_to_string(dir.join(format!("{image}.inspector.xml"))).unwrap();
+        assert!(!own.contains("<operatingsystem>"), "{image}: {own}");
+        let diffs = compare_with(&before, &[dir.join(image)], &[], &[]);
+        assert!(diffs.is_empty(), "{image}:\n  {}", diffs.join("\n  "));
+    }
+    let notes = |image: &str| {
+        let v: Value = serde_json::from_str(&common::imgprep_ok(
+            vec![
+                "inspect",
+                "--format",
+                "json",
+                "--no-applications",
+                dir.join(image).to_str().unwrap(),
+            ],
+            0,
+        ))
+        .unwrap();
+        v["operatingsystems"][0]["notes"].to_string()
+    };
+    assert!(!notes("compact.img").contains("PROCESSOR_ARCHITECTURE"));
+    let n = notes("wimboot.img");
+    assert!(
+        n.contains("PROCESSOR_ARCHITECTURE (AMD64)") && n.contains("WIMBoot"),
+        "{n}"
     );
 }

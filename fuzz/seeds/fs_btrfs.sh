@@ -6,6 +6,8 @@
 # "[u32 LE offset][u16 LE length][bytes]" of its non-zero 4 KiB blocks (the fs_btrfs format).
 # dc-zlib, dc-zstd: decompressor inputs "DC [alg] [ram_bytes u16 LE] [data]".
 # dc-lzo is taken from a real compress-force=lzo extent when the btrfs-layouts fixture is cached.
+# dirty: the dirty-btrfs fixture's snapshot (images-test/dirty-btrfs.sh, built when not cached),
+# whose log trees hold fsync'ed changes to replay.
 set -euo pipefail
 out=${1:?usage: $0 OUTDIR}
 mkdir -p "$out/fs_btrfs"
@@ -19,9 +21,17 @@ for i in 1 2 3 4 5 6; do echo "$i" > "$tmp/src/d/f$i"; done
 : > "$tmp/img"
 mkfs.btrfs -q -f -n 4096 -m single -d single --rootdir "$tmp/src" "$tmp/img" >/dev/null 2>&1
 fixture=$(dirname "$0")/../../images-test/cache/btrfs-layouts/fedora.img
-python3 - "$tmp/img" "$out/fs_btrfs" "$fixture" <<'PY'
+dirty=$("$(dirname "$0")/../../images-test/build" --path dirty-btrfs)/dirty.img
+python3 - "$tmp/img" "$out/fs_btrfs" "$fixture" "$dirty" <<'PY'
 import os, struct, subprocess, sys, zlib
-img, out, fixture = sys.argv[1:4]
+img, out, fixture, dirty = sys.argv[1:5]
+d = open(dirty, 'rb').read()
+recs = b''
+for i in range(0, min(len(d), 256 << 20), 4096):
+    blk = d[i:i + 4096].rstrip(b'\0')
+    if blk:
+        recs += struct.pack('<IH', i, len(blk)) + blk
+open(os.path.join(out, 'dirty'), 'wb').write(recs)
 d = open(img, 'rb').read()
 recs = b''
 for i in range(0, min(len(d), 64 << 20), 4096):

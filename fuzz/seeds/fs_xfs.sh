@@ -6,6 +6,8 @@
 # 512-byte sectors (the fs_xfs input format). v5 and v4 (without and with ftype) variants hold
 # short-form, block and leaf directories, inline and remote symlinks and multi-block files; the
 # v4 one with 256-byte inodes also has a directory whose data blocks need a block-map B+tree.
+# dirty-v5 and dirty-v4 are the dirty-xfs fixture's filesystems (images-test/dirty-xfs.sh, built
+# when not cached), whose logs hold committed transactions to replay.
 set -euo pipefail
 out=${1:?usage: $0 OUTDIR}
 mkdir -p "$out/fs_xfs"
@@ -45,7 +47,11 @@ seed() { # seed NAME ENTRIES MKFS-OPTIONS...
   rm -f "$tmp/$name.img"
   truncate -s 16M "$tmp/$name.img"
   mkfs.xfs -q -f -b size=1024 -d agcount=1 -p "$tmp/proto" "$@" "$tmp/$name.img"
-  python3 - "$tmp/$name.img" "$out/fs_xfs/$name.rec" <<'PY'
+  records "$tmp/$name.img" "$out/fs_xfs/$name.rec"
+}
+
+records() { # records IMAGE OUT: the non-zero 512-byte sectors of IMAGE as fs_xfs records
+  python3 - "$1" "$2" <<'PY'
 import struct, sys
 data = open(sys.argv[1], 'rb').read()
 out = open(sys.argv[2], 'wb')
@@ -60,4 +66,6 @@ seed v4-ftype 0 -m crc=0 -n ftype=1
 seed v4 0 -m crc=0 -n ftype=0
 seed v4-btree-dir 700 -m crc=0 -i size=256
 xfs_db -r -c 'path /big' -c 'p core.format' "$tmp/v4-btree-dir.img" | grep -q btree
+dirty=$("$(dirname "$0")/../../images-test/build" --path dirty-xfs)
+for n in v5 v4; do records "$dirty/$n.img" "$out/fs_xfs/dirty-$n.rec"; done
 ls -l "$out/fs_xfs"

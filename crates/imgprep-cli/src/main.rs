@@ -6,6 +6,7 @@
 mod cmd_check;
 mod cmd_inspect;
 mod cmd_rules;
+mod keys;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -52,7 +53,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// How images are opened: which other host files they may name.
+/// How images are opened: which other host files they may name, and the keys of their LUKS
+/// devices.
 #[derive(Debug, clap::Args)]
 pub(crate) struct OpenArgs {
     /// Also allow backing files and VMDK extent files inside DIR (repeatable). By default an
@@ -60,12 +62,18 @@ pub(crate) struct OpenArgs {
     /// extent that resolves elsewhere, or to anything but a regular file, is refused.
     #[arg(long = "allow-backing", value_name = "DIR")]
     allow_backing: Vec<PathBuf>,
+    /// Passphrase for a LUKS device, as virt-inspector takes it: ID:key:PASSPHRASE or
+    /// ID:file:PATH (first line of the file); ID is the device (/dev/sda2) or the LUKS UUID
+    /// (repeatable).
+    #[arg(long = "key", value_name = "ID:key:PASSPHRASE", value_parser = crate::keys::key_arg)]
+    keys: Vec<crate::keys::KeyArg>,
 }
 
 impl OpenArgs {
     /// Opens the disks of one VM; errors name the image.
     pub(crate) fn open(&self, paths: &[PathBuf]) -> anyhow::Result<Image> {
-        Image::open_allowing(paths, &self.allow_backing).map_err(|e| match e {
+        let opts = crate::keys::scan_options(&self.keys)?;
+        Image::open_with(paths, &self.allow_backing, &opts).map_err(|e| match e {
             // Already names the image it is about.
             e @ (ImageError::Disk { .. }
             | ImageError::Container(imgprep_container::Error::Io(_))) => anyhow::Error::new(e),
@@ -79,8 +87,15 @@ impl OpenArgs {
 
 /// Writes `s` to stdout; a closed pipe (`imgprep … | head`) is not an error.
 fn emit(s: &str) -> anyhow::Result<()> {
+    emit_with(|out| out.write_all(s.as_bytes()))
+}
+
+/// Lets `write` write to stdout; a closed pipe is not an error.
+fn emit_with(
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    match out.write_all(s.as_bytes()).and_then(|()| out.flush()) {
+    match write(&mut out).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => Ok(r?),
     }

@@ -3,16 +3,19 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use imgprep_fs::{DirEntry, FileKind, Filesystem, FsError, FsInfo, Metadata};
+use imgprep_fs::{DirEntry, FileKind, Filesystem, FsError, FsInfo, LogReplay, Metadata};
 use imgprep_io::le;
 
 use crate::compress::{self, Algorithm, DecodeError};
 use crate::crc;
 use crate::error::{Error, Key, Result};
+use crate::log::{self, LogOverlay};
 use crate::volume::{Flow, MAX_LEVEL, TreeRoot, Volume};
 use crate::{Subvol, SubvolumeInfo};
 
 pub(crate) const FS_TREE: u64 = 5;
+/// Tree id of the log root tree (for messages).
+const TREE_LOG_ROOT: u64 = -7i64 as u64;
 const FIRST_FREE: u64 = 256;
 const LAST_FREE: u64 = u64::MAX - 255;
 /// Inode number the kernel gives the stand-in directory of a subvolume a snapshot cannot reach.
@@ -178,23 +181,81 @@ type Found = (Metadata, Option<(SubvolRoot, u64, Inode)>);
 pub(crate) struct Shared<'a> {
     pub(crate) vol: Volume<'a>,
     pub(crate) info: FsInfo,
+    /// Subvolume tree items replayed from the log trees, read before the trees.
+    log: LogOverlay,
+    /// What was found in the log trees and done with them.
+    pub(crate) replay: LogReplay,
     /// The last compressed extent decoded: (logical address, decoded bytes).
     last_extent: Mutex<Option<(u64, Arc<Vec<u8>>)>>,
 }
 
 impl<'a> Shared<'a> {
-    pub(crate) fn new(vol: Volume<'a>) -> Shared<'a> {
+    /// The filesystem's shared state, with its log trees (if the superblock names any)
+    /// replayed in memory. Fails only when replaying would take more memory than allowed.
+    pub(crate) fn new(vol: Volume<'a>) -> Result<Shared<'a>> {
         let label = Some(vol.sb.label.clone()).filter(|l| !l.is_empty());
         let info = FsInfo {
             fstype: "btrfs".into(),
             label,
             uuid: Some(imgprep_fs::uuid_string(&vol.sb.fsid)),
         };
-        Shared {
+        let mut overlay = LogOverlay::default();
+        let what = "btrfs log tree".to_owned();
+        let replay = if vol.sb.log_root == 0 {
+            LogReplay::Clean
+        } else {
+            let root = TreeRoot {
+                id: TREE_LOG_ROOT,
+                bytenr: vol.sb.log_root,
+                level: vol.sb.log_root_level,
+            };
+            match log::replay(&vol, root) {
+                Ok(r) => {
+                    overlay = r.overlay;
+                    LogReplay::Replayed {
+                        log: what,
+                        applied: format!(
+                            "{} item{} in {} log tree{}",
+                            r.items,
+                            if r.items == 1 { "" } else { "s" },
+                            r.trees,
+                            if r.trees == 1 { "" } else { "s" }
+                        ),
+                        unfinished: None,
+                    }
+                }
+                Err(log::Fail::Log(reason)) => LogReplay::NotReplayed { log: what, reason },
+                Err(log::Fail::Fatal(e)) => return Err(e),
+            }
+        };
+        Ok(Shared {
             vol,
             info,
+            log: overlay,
+            replay,
             last_extent: Mutex::new(None),
-        }
+        })
+    }
+
+    /// The item of subvolume tree `t` with exactly `key`, replayed items first.
+    fn tfind(&self, t: TreeRoot, key: Key) -> Result<Option<Vec<u8>>> {
+        log::find(&self.vol, t, self.log.tree(t.id), key)
+    }
+
+    /// The item of subvolume tree `t` with the largest key `<= key`, replayed items first.
+    fn tsearch_le(&self, t: TreeRoot, key: Key) -> Result<Option<(Key, Vec<u8>)>> {
+        log::search_le(&self.vol, t, self.log.tree(t.id), key)
+    }
+
+    /// The items of subvolume tree `t` in `min..=max`, replayed items merged in.
+    fn twalk(
+        &self,
+        t: TreeRoot,
+        min: Key,
+        max: Key,
+        f: &mut dyn FnMut(Key, &[u8]) -> Result<Flow>,
+    ) -> Result<()> {
+        log::walk(&self.vol, t, self.log.tree(t.id), min, max, f)
     }
 
     fn root_item(&self, id: u64) -> Result<Option<RootItem>> {
@@ -239,7 +300,7 @@ impl<'a> Shared<'a> {
 
     fn inode(&self, sv: SubvolRoot, ino: u64) -> Result<Option<Inode>> {
         let key = Key::new(ino, INODE_ITEM, 0);
-        let Some(d) = self.vol.find(sv.tree, key)? else {
+        let Some(d) = self.tfind(sv.tree, key)? else {
             return Ok(None);
         };
         need(sv.tree.id, key, &d, 160)?;
@@ -267,7 +328,7 @@ impl<'a> Shared<'a> {
     /// Looks `name` up in directory `dir` of `sv`.
     fn lookup(&self, sv: SubvolRoot, dir: u64, name: &[u8]) -> Result<Option<Loc>> {
         let key = Key::new(dir, DIR_ITEM, crc::name_hash(name));
-        let Some(d) = self.vol.find(sv.tree, key)? else {
+        let Some(d) = self.tfind(sv.tree, key)? else {
             return Ok(None);
         };
         let Some(e) = dir_items(sv.tree.id, key, &d)?
@@ -374,7 +435,7 @@ impl<'a> Shared<'a> {
     fn read_dir(&self, sv: SubvolRoot, ino: u64) -> Result<Vec<DirEntry>> {
         let mut out = Vec::new();
         let tree = sv.tree.id;
-        self.vol.walk(
+        self.twalk(
             sv.tree,
             Key::new(ino, DIR_INDEX, 0),
             Key::new(ino, DIR_INDEX, u64::MAX),
@@ -420,14 +481,11 @@ impl<'a> Shared<'a> {
         let mut out = vec![0u8; n as usize];
         let tree = sv.tree.id;
         // The extent covering `offset` starts at or before it.
-        let start = match self
-            .vol
-            .search_le(sv.tree, Key::new(ino, EXTENT_DATA, offset))?
-        {
+        let start = match self.tsearch_le(sv.tree, Key::new(ino, EXTENT_DATA, offset))? {
             Some((k, _)) if k.objectid == ino && k.kind == EXTENT_DATA => k.offset,
             _ => offset,
         };
-        self.vol.walk(
+        self.twalk(
             sv.tree,
             Key::new(ino, EXTENT_DATA, start),
             Key::new(ino, EXTENT_DATA, end - 1),
@@ -676,7 +734,7 @@ impl<'a> Shared<'a> {
     fn first_ref(&self, sv: SubvolRoot, ino: u64) -> Result<(u64, Vec<u8>)> {
         let tree = sv.tree.id;
         let mut found = None;
-        self.vol.walk(
+        self.twalk(
             sv.tree,
             Key::new(ino, INODE_REF, 0),
             Key::new(ino, INODE_EXTREF, u64::MAX),
@@ -936,6 +994,10 @@ impl BtrfsFs {
 impl Filesystem for BtrfsFs {
     fn info(&self) -> &FsInfo {
         &self.shared.info
+    }
+
+    fn log_replay(&self) -> LogReplay {
+        self.shared.replay.clone()
     }
 
     fn lstat(&self, path: &[u8]) -> imgprep_fs::Result<Option<Metadata>> {

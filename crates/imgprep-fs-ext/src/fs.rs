@@ -53,6 +53,8 @@ pub(crate) struct ExtFs {
     pub(crate) sb: Superblock,
     /// Blocks whose current contents sit in the journal (replayed in memory), by fs block.
     pub(crate) journal: BTreeMap<u64, JournalBlock>,
+    /// Whether the filesystem needed recovery and what replaying its journal applied.
+    pub(crate) replay: imgprep_fs::LogReplay,
     cache: Mutex<BlockCache>,
 }
 
@@ -74,6 +76,7 @@ impl ExtFs {
             dev,
             sb,
             journal: BTreeMap::new(),
+            replay: imgprep_fs::LogReplay::Clean,
             cache: Mutex::new(BlockCache {
                 current: HashMap::new(),
                 previous: HashMap::new(),
@@ -472,6 +475,10 @@ pub(crate) fn to_fs_error(e: Error, path: &[u8]) -> FsError {
 impl imgprep_fs::Filesystem for ExtFs {
     fn info(&self) -> &FsInfo {
         &self.sb.info
+    }
+
+    fn log_replay(&self) -> imgprep_fs::LogReplay {
+        self.replay.clone()
     }
 
     fn lstat(&self, path: &[u8]) -> imgprep_fs::Result<Option<Metadata>> {

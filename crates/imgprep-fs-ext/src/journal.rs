@@ -73,8 +73,8 @@ fn tid_after(a: u32, b: u32) -> bool {
 }
 
 /// Replays the journal of a filesystem that needs recovery: the map from filesystem block to
-/// the journal copy that supersedes it.
-pub(crate) fn replay(fs: &ExtFs) -> Result<BTreeMap<u64, JournalBlock>, Error> {
+/// the journal copy that supersedes it, and the number of committed transactions replayed.
+pub(crate) fn replay(fs: &ExtFs) -> Result<(BTreeMap<u64, JournalBlock>, u64), Error> {
     let sb = &fs.sb;
     if sb.compat & COMPAT_HAS_JOURNAL == 0 {
         return Err(Error::Journal {
@@ -142,7 +142,7 @@ pub(crate) fn replay(fs: &ExtFs) -> Result<BTreeMap<u64, JournalBlock>, Error> {
         ));
     }
     if start == 0 {
-        return Ok(BTreeMap::new());
+        return Ok((BTreeMap::new(), 0));
     }
     if maxlen > MAX_JOURNAL_BLOCKS {
         return Err(Error::TooLarge {
@@ -271,6 +271,7 @@ pub(crate) fn replay(fs: &ExtFs) -> Result<BTreeMap<u64, JournalBlock>, Error> {
 
     // Replay in order; later transactions win, revoked writes are skipped.
     let mut map = BTreeMap::new();
+    let transactions = committed.len() as u64;
     for (tseq, writes) in committed {
         for (block, data_pos, escaped) in writes {
             if revoked.get(&block).is_some_and(|&r| !tid_after(tseq, r)) {
@@ -287,5 +288,5 @@ pub(crate) fn replay(fs: &ExtFs) -> Result<BTreeMap<u64, JournalBlock>, Error> {
             map.insert(block, JournalBlock { phys, escaped });
         }
     }
-    Ok(map)
+    Ok((map, transactions))
 }

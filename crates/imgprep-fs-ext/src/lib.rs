@@ -141,7 +141,16 @@ pub fn open(dev: Arc<dyn ReadAt>) -> Result<Box<dyn Filesystem>, Error> {
     let needs_recovery = sb.has_incompat(superblock::INCOMPAT_RECOVER);
     let mut fs = fs::ExtFs::new(dev, sb);
     if needs_recovery {
-        fs.journal = journal::replay(&fs)?;
+        let (map, transactions) = journal::replay(&fs)?;
+        fs.journal = map;
+        fs.replay = imgprep_fs::LogReplay::Replayed {
+            log: "ext4 journal".into(),
+            applied: format!(
+                "{transactions} transaction{}",
+                if transactions == 1 { "" } else { "s" }
+            ),
+            unfinished: None,
+        };
     }
     let root = fs.inode(ROOT_INO)?;
     if root.kind() != imgprep_fs::FileKind::Dir {

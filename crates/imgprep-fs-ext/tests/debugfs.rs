@@ -2,6 +2,7 @@
 //! with debugfs's journal commands, no mount needed) and unwritten extents over stale data.
 #![allow(clippy::unwrap_used)] // test helpers fail loudly
 
+use imgprep_fs::LogReplay;
 use imgprep_io::{FileSource, ReadAt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -95,6 +96,12 @@ fn check(opts: &[&str], new_head: &[u8], journal: &str, expected: &[u8]) {
         "{journal}: the image does not need recovery"
     );
     assert_eq!(read_a(&img), expected, "{journal}: before e2fsck");
+    let fs = imgprep_fs_ext::open(Arc::new(FileSource::open(&img).unwrap())).unwrap();
+    assert!(
+        matches!(fs.log_replay(), LogReplay::Replayed { log, .. } if log == "ext4 journal"),
+        "{journal}: {:?}",
+        fs.log_replay()
+    );
     // The kernel's answer, by proxy: e2fsck replays the journal into the image.
     let replayed = dir.path().join("replayed.img");
     fs_err::copy(&img, &replayed).unwrap();

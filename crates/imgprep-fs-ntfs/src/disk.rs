@@ -24,8 +24,11 @@ pub(crate) const AT_INDEX_ALLOCATION: u32 = 0xa0;
 pub(crate) const AT_REPARSE_POINT: u32 = 0xc0;
 const AT_END: u32 = 0xffff_ffff;
 
-/// Attribute flags.
+/// Attribute flags: the compression format (1: LZNT1) and encryption.
 const ATTR_COMPRESSED: u16 = 0x00ff;
+const COMPRESSION_LZNT1: u16 = 0x0001;
+/// Largest compression unit decoded (Windows uses 16 clusters of at most 4 KiB).
+const MAX_COMPRESSION_UNIT: u64 = 1 << 20;
 const ATTR_ENCRYPTED: u16 = 0x4000;
 
 /// MFT record flags.
@@ -342,6 +345,8 @@ pub(crate) struct NonResident {
     pub(crate) lowest_vcn: u64,
     pub(crate) data_size: u64,
     pub(crate) init_size: u64,
+    /// log2 of the clusters per compression unit (0: not compressed).
+    pub(crate) compression_unit: u8,
     pub(crate) runs: Vec<Run>,
 }
 
@@ -450,6 +455,7 @@ pub(crate) fn parse_record(
                 lowest_vcn,
                 data_size: u64_at(a, 0x30),
                 init_size: u64_at(a, 0x38),
+                compression_unit: a[0x22],
                 runs,
             })
         } else {
@@ -492,6 +498,8 @@ pub(crate) enum Stream {
         init_size: u64,
         /// File offset of the (first) attribute, for errors.
         at: u64,
+        /// Clusters per LZNT1 compression unit; 0 when the value is not compressed.
+        unit: u64,
     },
 }
 
@@ -553,6 +561,7 @@ impl Volume {
                 size: boot.record_size as u64,
                 init_size: boot.record_size as u64,
                 at: mft_at,
+                unit: 0,
             },
             boot,
         };
@@ -710,9 +719,10 @@ impl Volume {
                 offset: first.at,
             });
         }
-        if first.flags & ATTR_COMPRESSED != 0 {
+        let compressed = first.flags & ATTR_COMPRESSED != 0;
+        if compressed && first.flags & ATTR_COMPRESSED != COMPRESSION_LZNT1 {
             return Err(Error::Unsupported {
-                what: "NTFS compressed data",
+                what: "NTFS compressed data in a format other than LZNT1",
                 offset: first.at,
             });
         }
@@ -750,11 +760,29 @@ impl Volume {
                     runs.extend_from_slice(&x.runs);
                     next_vcn = end;
                 }
+                let unit = if compressed {
+                    let cs = self.boot.cluster_size;
+                    let unit = 1u64 << nr.compression_unit.min(31);
+                    if nr.compression_unit == 0 || unit * cs > MAX_COMPRESSION_UNIT {
+                        return Err(Error::Invalid {
+                            what: "compression unit of a compressed attribute".into(),
+                            offset: first.at + 0x22,
+                            expected: format!(
+                                "2^1..=2^n clusters of at most {MAX_COMPRESSION_UNIT:#x} bytes"
+                            ),
+                            found: format!("2^{} clusters of {cs:#x} bytes", nr.compression_unit),
+                        });
+                    }
+                    unit
+                } else {
+                    0
+                };
                 Ok(Stream::NonResident {
                     runs,
                     size: nr.data_size,
                     init_size: nr.init_size.min(nr.data_size),
                     at: first.at,
+                    unit,
                 })
             }
         }
@@ -820,6 +848,13 @@ impl Volume {
                 runs,
                 init_size,
                 at,
+                unit,
+                ..
+            } if *unit > 0 => self.read_compressed(runs, *init_size, *at, *unit, pos, buf, what),
+            Stream::NonResident {
+                runs,
+                init_size,
+                at,
                 ..
             } => {
                 let cs = self.boot.cluster_size;
@@ -863,6 +898,90 @@ impl Volume {
                 Ok(())
             }
         }
+    }
+
+    /// Reads `buf.len()` bytes at `pos` of an LZNT1-compressed value: each compression unit of
+    /// `unit` clusters is stored raw (all its clusters allocated), sparse (none), or compressed
+    /// into its first clusters (the rest sparse).
+    #[allow(clippy::too_many_arguments)]
+    fn read_compressed(
+        &self,
+        runs: &[Run],
+        init_size: u64,
+        at: u64,
+        unit: u64,
+        pos: u64,
+        buf: &mut [u8],
+        what: &str,
+    ) -> Result<(), Error> {
+        let cs = self.boot.cluster_size;
+        let unit_bytes = unit * cs;
+        let mut done = 0usize;
+        let mut plain = Vec::new();
+        while done < buf.len() {
+            let p = pos + done as u64;
+            let u = p / unit_bytes;
+            let in_unit = p - u * unit_bytes;
+            let n = ((unit_bytes - in_unit) as usize).min(buf.len() - done);
+            let first_vcn = u * unit;
+            // The clusters of this unit, in VCN order: (lcn or sparse, count).
+            let mut allocated = Vec::new();
+            let mut sparse = 0u64;
+            let mut idx = runs.partition_point(|r| r.vcn + r.len <= first_vcn);
+            let mut vcn = first_vcn;
+            while vcn < first_vcn + unit {
+                let Some(r) = runs.get(idx).filter(|r| r.vcn <= vcn) else {
+                    return Err(Error::Invalid {
+                        what: format!("{what}: mapping of cluster {vcn:#x}"),
+                        offset: at,
+                        expected: "a data run covering it".into(),
+                        found: "none".into(),
+                    });
+                };
+                let take = (r.vcn + r.len - vcn).min(first_vcn + unit - vcn);
+                match r.lcn {
+                    Some(l) => allocated.push((l + (vcn - r.vcn), take)),
+                    None => sparse += take,
+                }
+                vcn += take;
+                idx += 1;
+            }
+            let chunk = &mut buf[done..done + n];
+            if sparse == unit {
+                chunk.fill(0);
+            } else {
+                let mut stored = vec![0u8; ((unit - sparse) * cs) as usize];
+                let mut o = 0usize;
+                for (lcn, count) in &allocated {
+                    let len = (count * cs) as usize;
+                    self.dev
+                        .read_exact_at(lcn * cs, &mut stored[o..o + len])
+                        .map_err(|source| Error::Io {
+                            what: what.to_owned(),
+                            offset: lcn * cs,
+                            source,
+                        })?;
+                    o += len;
+                }
+                if sparse == 0 {
+                    chunk.copy_from_slice(&stored[in_unit as usize..in_unit as usize + n]);
+                } else {
+                    plain.resize(unit_bytes as usize, 0);
+                    crate::lznt1::decompress(&stored, &mut plain).map_err(|e| Error::Invalid {
+                        what: format!("{what}: LZNT1 compression unit {u}"),
+                        offset: allocated.first().map_or(at, |(l, _)| l * cs) + e.at as u64,
+                        expected: "valid LZNT1 data".into(),
+                        found: e.what.into(),
+                    })?;
+                    chunk.copy_from_slice(&plain[in_unit as usize..in_unit as usize + n]);
+                }
+            }
+            // Bytes past the initialized size read as zeros.
+            let valid = init_size.saturating_sub(p).min(n as u64) as usize;
+            chunk[valid..].fill(0);
+            done += n;
+        }
+        Ok(())
     }
 
     /// The whole of stream `s`, refusing streams longer than `limit`.

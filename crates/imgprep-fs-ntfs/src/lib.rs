@@ -15,14 +15,22 @@
 //!   relative are [`FileKind::Symlink`] with a `/`-separated target (a drive path becomes
 //!   `/…`, whatever the letter); WSL symlinks likewise; Interix symlinks and device files (the
 //!   `IntxLNK`/`IntxCHR`/`IntxBLK` system files ntfs-3g writes) as ntfs-3g shows them; every
-//!   other reparse point (volume GUID or UNC targets, WOF-compressed system files,
-//!   deduplication, OneDrive, …) is [`FileKind::Other`] and its data is not read;
+//!   other reparse point (volume GUID or UNC targets, deduplication, OneDrive, …) is
+//!   [`FileKind::Other`] and its data is not read;
 //! - metadata: mode `0o777` for directories and links, `0o644` for files (NTFS has no Unix
 //!   modes; the security descriptor is not read), uid and gid 0, mtime from
 //!   `$STANDARD_INFORMATION`, the MFT record number as inode, directories of size 0.
 //!
-//! Compressed and encrypted data are refused ([`FsError::Unsupported`]), never misread. It does
-//! not replay `$LogFile`, read alternate data streams, or write anything.
+//! LZNT1-compressed values (files written into a compressed directory, `compact /c` before
+//! Windows 10) are decoded a compression unit at a time (`lznt1`): units stored whole, sparse,
+//! or compressed into their first clusters. WOF-compressed files (CompactOS, `compact /exe`:
+//! Windows 10 and later compress system binaries this way) are regular files whose bytes are
+//! decoded from their `WofCompressedData` stream a chunk at a time (`wof`; the XPRESS Huffman
+//! and LZX decoders, `xpress` and `lzx`, are ours: `xpress` says why the `xpress-huffman` crate
+//! is not used, and no crate decodes LZX as WOF writes it). EFS-encrypted data,
+//! WIM-backed WOF files (WIMBoot) and other compression formats are refused
+//! ([`FsError::Unsupported`]), never misread. It does not replay `$LogFile`, list alternate
+//! data streams, or write anything.
 //!
 //! The `ntfs` crate was evaluated for this and is not used: on hostile volumes it panics (index
 //! entries shorter than their header, attribute headers cut short at the end of a record) and
@@ -30,7 +38,12 @@
 #![forbid(unsafe_code)]
 
 mod disk;
+mod huffman;
 mod index;
+mod lznt1;
+mod lzx;
+mod wof;
+mod xpress;
 
 use std::io;
 use std::sync::Arc;
@@ -175,6 +188,8 @@ impl std::fmt::Debug for Ntfs {
 /// What a record is, as the interface sees it.
 enum Kind {
     File,
+    /// A WOF-compressed file: a regular file whose data the overlay provides.
+    Wof(wof::Reparse),
     Dir,
     Link(Vec<u8>),
     Device(FileKind),
@@ -244,6 +259,9 @@ impl Ntfs {
     fn kind(&self, rec: &Record) -> Result<Kind, Error> {
         if let Some(rp) = self.vol.named_stream(rec, AT_REPARSE_POINT, &[])? {
             let data = self.vol.read_all(&rp, MAX_LINK, "$REPARSE_POINT")?;
+            if u32_at(&data, 0) == wof::IO_REPARSE_TAG_WOF {
+                return Ok(Kind::Wof(wof::parse_reparse(&data)));
+            }
             return Ok(match reparse_target(&data) {
                 Some(t) => Kind::Link(t),
                 None => Kind::Other,
@@ -282,7 +300,7 @@ impl Ntfs {
             Kind::Dir => (FileKind::Dir, 0, 0o777),
             Kind::Link(t) => (FileKind::Symlink, t.len() as u64, 0o777),
             Kind::Device(k) => (k, 0, 0o644),
-            Kind::File => (FileKind::File, self.data_len(rec)?, 0o644),
+            Kind::File | Kind::Wof(_) => (FileKind::File, self.data_len(rec)?, 0o644),
             Kind::Other => (FileKind::Other, self.data_len(rec).unwrap_or(0), 0o644),
         };
         Ok(Metadata {
@@ -313,10 +331,37 @@ impl Ntfs {
         })
     }
 
-    fn file_stream(&self, path: &[u8], rec: &Record) -> Result<Stream, FsError> {
+    /// The bytes of the file at `path`: its unnamed `$DATA`, or what WOF decompresses.
+    fn file_content(&self, path: &[u8], rec: &Record) -> Result<Content, FsError> {
         let shown = || String::from_utf8_lossy(path).into_owned();
         match self.kind(rec).map_err(FsError::corrupt)? {
             Kind::File => {}
+            Kind::Wof(wof::Reparse::File(format)) => {
+                let name: Vec<u16> = wof::STREAM.encode_utf16().collect();
+                let compressed = self
+                    .vol
+                    .named_stream(rec, AT_DATA, &name)
+                    .map_err(FsError::corrupt)?
+                    .ok_or_else(|| {
+                        FsError::corrupt(Error::Invalid {
+                            what: format!("WOF-compressed file (MFT record {})", rec.number),
+                            offset: 0,
+                            expected: format!("a {} stream", wof::STREAM),
+                            found: "none".into(),
+                        })
+                    })?;
+                return Ok(Content::Wof {
+                    format,
+                    size: self.data_len(rec)?,
+                    compressed,
+                });
+            }
+            Kind::Wof(wof::Reparse::Unsupported(what)) => {
+                return Err(FsError::Unsupported {
+                    path: shown(),
+                    what: what.into(),
+                });
+            }
             Kind::Dir => return Err(FsError::IsADirectory { path: shown() }),
             _ => {
                 return Err(FsError::Unsupported {
@@ -326,13 +371,32 @@ impl Ntfs {
             }
         }
         match self.vol.named_stream(rec, AT_DATA, &[]) {
-            Ok(Some(s)) => Ok(s),
-            Ok(None) => Ok(Stream::Resident(Vec::new())),
+            Ok(Some(s)) => Ok(Content::Plain(s)),
+            Ok(None) => Ok(Content::Plain(Stream::Resident(Vec::new()))),
             Err(Error::Unsupported { what, .. }) => Err(FsError::Unsupported {
                 path: shown(),
                 what: what.into(),
             }),
             Err(e) => Err(FsError::corrupt(e)),
+        }
+    }
+}
+
+/// What a file's bytes are read from.
+enum Content {
+    Plain(Stream),
+    Wof {
+        format: wof::Format,
+        size: u64,
+        compressed: Stream,
+    },
+}
+
+impl Content {
+    fn len(&self) -> u64 {
+        match self {
+            Content::Plain(s) => s.len(),
+            Content::Wof { size, .. } => *size,
         }
     }
 }
@@ -477,18 +541,115 @@ impl Filesystem for Ntfs {
 
     fn read(&self, path: &[u8], offset: u64, len: usize) -> imgprep_fs::Result<Vec<u8>> {
         let rec = self.need(path)?;
-        let stream = self.file_stream(path, &rec)?;
-        let size = stream.len();
+        let content = self.file_content(path, &rec)?;
+        let size = content.len();
         if offset >= size {
             return Ok(Vec::new());
         }
         let n = (size - offset).min(len as u64) as usize;
         let mut buf = vec![0u8; n];
-        self.vol
-            .read_stream(&stream, offset, &mut buf, "file data")
-            .map_err(FsError::corrupt)?;
+        match &content {
+            Content::Plain(stream) => self
+                .vol
+                .read_stream(stream, offset, &mut buf, "file data")
+                .map_err(FsError::corrupt)?,
+            Content::Wof {
+                format,
+                size,
+                compressed,
+            } => {
+                let read_at =
+                    |at: u64, b: &mut [u8]| self.vol.read_stream(compressed, at, b, wof::STREAM);
+                let file = wof::WofFile {
+                    format: *format,
+                    size: *size,
+                    compressed_len: compressed.len(),
+                    read_at: &read_at,
+                };
+                let base = match compressed {
+                    Stream::NonResident { at, .. } => *at,
+                    Stream::Resident(_) => 0,
+                };
+                file.read(offset, &mut buf).map_err(|e| {
+                    FsError::corrupt(match e {
+                        wof::WofError::Read(e) => e,
+                        wof::WofError::Invalid {
+                            what,
+                            offset,
+                            expected,
+                            found,
+                        } => Error::Invalid {
+                            what: format!(
+                                "{what} at {offset:#x} of {} (MFT record {})",
+                                wof::STREAM,
+                                rec.number
+                            ),
+                            offset: base,
+                            expected,
+                            found,
+                        },
+                    })
+                })?;
+            }
+        }
         Ok(buf)
     }
+}
+
+/// Reads `len` bytes at `pos` of a WOF-compressed file of `size` bytes in format `format` (the
+/// number in the reparse point) whose `WofCompressedData` stream is `compressed`, for the fuzz
+/// target: the error is a message.
+#[doc(hidden)]
+pub fn wof_read(
+    format: u32,
+    size: u64,
+    compressed: &[u8],
+    pos: u64,
+    len: usize,
+) -> Result<Vec<u8>, String> {
+    let format = wof::Format::from_number(format).ok_or("unknown format")?;
+    let read_at = |at: u64, b: &mut [u8]| -> Result<(), String> {
+        let s = usize::try_from(at)
+            .ok()
+            .and_then(|at| compressed.get(at..at.checked_add(b.len())?))
+            .ok_or("read past the stream")?;
+        b.copy_from_slice(s);
+        Ok(())
+    };
+    let file = wof::WofFile {
+        format,
+        size,
+        compressed_len: compressed.len() as u64,
+        read_at: &read_at,
+    };
+    let n = size.saturating_sub(pos).min(len as u64) as usize;
+    let mut buf = vec![0u8; n];
+    file.read(pos, &mut buf).map_err(|e| match e {
+        wof::WofError::Read(e) => e,
+        wof::WofError::Invalid { what, found, .. } => format!("{what}: {found}"),
+    })?;
+    Ok(buf)
+}
+
+/// XPRESS Huffman-decodes `input` (one WOF chunk) into all of `out`, for the fuzz target: the
+/// error is `(offset in input, reason)`.
+#[doc(hidden)]
+pub fn xpress_decompress(input: &[u8], out: &mut [u8]) -> Result<(), (usize, &'static str)> {
+    xpress::decompress(input, out).map_err(|e| (e.at, e.what))
+}
+
+/// LZX-decodes `input` (one WOF chunk) into all of `out`, for the fuzz target: the error is
+/// `(offset in input, reason)`.
+#[doc(hidden)]
+pub fn lzx_decompress(input: &[u8], out: &mut [u8]) -> Result<(), (usize, &'static str)> {
+    lzx::decompress(input, out).map_err(|e| (e.at, e.what))
+}
+
+/// LZNT1-decodes `input` (one compression unit) into `out`, for the fuzz target: the error is
+/// `(offset in input, reason)`.
+#[doc(hidden)]
+pub fn lznt1_decompress(input: &[u8], out: &mut [u8]) -> Result<usize, (usize, &'static str)> {
+    lznt1::decompress(input, out).map_err(|e| (e.at, e.what))
 }
 
 #[cfg(test)]

@@ -124,6 +124,16 @@ pub enum Error {
         /// What is wrong, with expected and found values.
         detail: String,
     },
+    /// Replaying the log needs more memory than this reader allows itself.
+    #[error("XFS log replay: {what} is {found} bytes, more than the {limit} this reader allows")]
+    LogTooLarge {
+        /// What grew too large, e.g. "blocks changed by the log".
+        what: &'static str,
+        /// Its size in bytes.
+        found: u64,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// A structure is larger than this reader allows itself to load.
     #[error("{what} of inode {ino} is {found}, more than the {limit} this reader allows")]
     TooLarge {

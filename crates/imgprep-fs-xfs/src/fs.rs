@@ -14,6 +14,7 @@ use crate::dir::{self, Entry};
 use crate::error::{Error, Result};
 use crate::inode::{Format, Inode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 use crate::log::{self, LogState};
+use crate::overlay::Overlaid;
 use crate::sb::{self, Superblock};
 
 const SYMLINK_MAXLEN: u64 = 1024;
@@ -34,12 +35,16 @@ pub struct Options {
     /// Check the CRC32C of v5 metadata (superblock, inodes, directory and B+tree blocks,
     /// remote symlinks). On by default; turning it off only helps to look at damaged images.
     pub verify_checksums: bool,
+    /// Replay the log in memory when the filesystem was not unmounted cleanly, as Linux does
+    /// when mounting it. On by default; off shows the metadata as last written in place.
+    pub replay_log: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             verify_checksums: true,
+            replay_log: true,
         }
     }
 }
@@ -99,45 +104,42 @@ pub(crate) fn label_and_uuid(
 }
 
 impl Xfs {
-    /// Opens the filesystem on `dev`: checks the superblock and the root directory's inode and
-    /// looks at the log's state. Nothing is written.
+    /// Opens the filesystem on `dev`: checks the superblock, replays the log in memory when
+    /// the filesystem was not unmounted cleanly (see [`Xfs::log_state`]), and checks the root
+    /// directory's inode. Nothing is written.
     pub fn open(dev: Arc<dyn ReadAt>, options: &Options) -> Result<Xfs> {
-        let mut buf = vec![0u8; 512];
-        dev.read_exact_at(0, &mut buf)
-            .map_err(|source| Error::Read {
-                what: "superblock",
-                offset: 0,
-                len: 512,
-                source,
-            })?;
-        // The v5 checksum covers the whole sector.
-        let sectsize = usize::from(be::u16(&buf, 102));
-        if be::u32(&buf, 0) == sb::SB_MAGIC && (1024..=32768).contains(&sectsize) {
-            buf.resize(sectsize, 0);
-            dev.read_exact_at(0, &mut buf)
-                .map_err(|source| Error::Read {
-                    what: "superblock",
-                    offset: 0,
-                    len: sectsize,
-                    source,
-                })?;
-        }
-        let sb = Superblock::parse(&buf, options.verify_checksums)?;
-        if sb.fs_bytes() > dev.size() {
-            return Err(Error::DeviceTooSmall {
-                needed: sb.fs_bytes(),
-                size: dev.size(),
-            });
-        }
-        let (label, uuid) = label_and_uuid(&sb.fname, &sb.uuid);
-        let log = log::state(dev.as_ref(), &sb);
-        if log != LogState::Clean {
-            tracing::warn!(
-                ?log,
-                "XFS log is not clean: showing the metadata as last written in place, without \
+        let sb = read_superblock(dev.as_ref(), options.verify_checksums)?;
+        let recovered = log::recover(
+            dev.as_ref(),
+            &sb,
+            options.replay_log,
+            options.verify_checksums,
+        )?;
+        let log = recovered.state;
+        match &log {
+            LogState::Clean => {}
+            LogState::Replayed { transactions, .. } => tracing::info!(
+                transactions,
+                "XFS log replayed in memory: the filesystem was not unmounted cleanly"
+            ),
+            state => tracing::warn!(
+                ?state,
+                "XFS log not replayed: showing the metadata as last written in place, without \
                  the changes only the log holds"
-            );
+            ),
         }
+        // The superblock itself may have changed in the log.
+        let (dev, sb): (Arc<dyn ReadAt>, Superblock) = if recovered.overlay.is_empty() {
+            (dev, sb)
+        } else {
+            let dev: Arc<dyn ReadAt> = Arc::new(Overlaid {
+                base: dev,
+                overlay: recovered.overlay,
+            });
+            let sb = read_superblock(dev.as_ref(), options.verify_checksums)?;
+            (dev, sb)
+        };
+        let (label, uuid) = label_and_uuid(&sb.fname, &sb.uuid);
         let fs = Xfs {
             dev,
             sb,
@@ -160,10 +162,10 @@ impl Xfs {
         Ok(fs)
     }
 
-    /// The state of the log when the filesystem was opened. Anything but
-    /// [`LogState::Clean`] means the view may lack the last changes (the log is not replayed).
-    pub fn log_state(&self) -> LogState {
-        self.log
+    /// The state of the log when the filesystem was opened: clean, replayed in memory, or not
+    /// replayed (and why), in which case the view may lack the last changes.
+    pub fn log_state(&self) -> &LogState {
+        &self.log
     }
 
     fn inode(&self, ino: u64, by: &dyn Fn() -> String) -> Result<Arc<Inode>> {
@@ -466,6 +468,37 @@ fn kind_of_ftype(ftype: u8) -> Option<FileKind> {
     FileKind::from_dirent_type(ftype)
 }
 
+/// Reads and checks the primary superblock (the whole sector, which a v5 checksum covers).
+fn read_superblock(dev: &dyn ReadAt, verify: bool) -> Result<Superblock> {
+    let mut buf = vec![0u8; 512];
+    dev.read_exact_at(0, &mut buf)
+        .map_err(|source| Error::Read {
+            what: "superblock",
+            offset: 0,
+            len: 512,
+            source,
+        })?;
+    let sectsize = usize::from(be::u16(&buf, 102));
+    if be::u32(&buf, 0) == sb::SB_MAGIC && (1024..=32768).contains(&sectsize) {
+        buf.resize(sectsize, 0);
+        dev.read_exact_at(0, &mut buf)
+            .map_err(|source| Error::Read {
+                what: "superblock",
+                offset: 0,
+                len: sectsize,
+                source,
+            })?;
+    }
+    let sb = Superblock::parse(&buf, verify)?;
+    if sb.fs_bytes() > dev.size() {
+        return Err(Error::DeviceTooSmall {
+            needed: sb.fs_bytes(),
+            size: dev.size(),
+        });
+    }
+    Ok(sb)
+}
+
 /// Maps this crate's error to the interface's: unsupported features and device read failures
 /// keep their kind, everything else is corruption.
 fn to_fs_error(e: Error, path: &[u8]) -> FsError {
@@ -482,6 +515,10 @@ fn to_fs_error(e: Error, path: &[u8]) -> FsError {
 impl Filesystem for Xfs {
     fn info(&self) -> &FsInfo {
         &self.info
+    }
+
+    fn log_replay(&self) -> imgprep_fs::LogReplay {
+        self.log.to_log_replay()
     }
 
     fn lstat(&self, path: &[u8]) -> imgprep_fs::Result<Option<Metadata>> {

@@ -8,10 +8,16 @@
 //! from the image is range-checked, B+tree walks are bounded in depth and refuse loops, and v5
 //! metadata checksums and owner stamps are verified.
 //!
-//! It does not replay the log: a filesystem that was not unmounted cleanly is shown as its
-//! metadata was last written in place, and [`Xfs::log_state`] says so. It does not read
-//! realtime-device data, extended attributes, or quota and other internal metadata, and it never
-//! writes.
+//! A filesystem that was not unmounted cleanly (the usual state of a snapshot of a running
+//! machine) has its internal log replayed in memory as Linux replays it when mounting: the
+//! committed buffer, inode and inode-creation items are laid over the device, and every read
+//! sees them first. [`Xfs::log_state`] says what was found and done; a log that cannot be
+//! replayed (damaged, an external log device, items this reader does not replay) leaves the
+//! metadata as last written in place and says why. Unfinished intents (extent frees and the
+//! like, which Linux re-runs after replaying) are reported, not re-run.
+//!
+//! It does not read realtime-device data, extended attributes, or quota and other internal
+//! metadata, and it never writes.
 #![forbid(unsafe_code)]
 
 mod bmap;
@@ -21,6 +27,7 @@ mod error;
 mod fs;
 mod inode;
 mod log;
+mod overlay;
 mod sb;
 
 use std::sync::Arc;

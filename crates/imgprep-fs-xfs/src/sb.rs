@@ -11,6 +11,7 @@ const VERSION_NUMBITS: u16 = 0x000f;
 const VERSION_DIRV2BIT: u16 = 0x2000;
 const VERSION_BORGBIT: u16 = 0x4000; // ascii-ci
 const VERSION_MOREBITSBIT: u16 = 0x8000;
+const VERSION_LOGV2BIT: u16 = 0x0400;
 const FEATURES2_FTYPE: u32 = 0x0200;
 
 const INCOMPAT_FTYPE: u32 = 0x1;
@@ -52,6 +53,17 @@ pub(crate) struct Superblock {
     pub(crate) rootino: u64,
     pub(crate) logstart: u64,
     pub(crate) logblocks: u32,
+    /// Version 2 log records (larger records with extended headers, stripe units).
+    pub(crate) logv2: bool,
+    /// Log stripe unit in bytes (`sb_logsunit`; 0 or 1 when none).
+    pub(crate) logsunit: u32,
+    /// Incompatible log features (v5).
+    pub(crate) log_incompat: u32,
+    /// Inode chunk alignment in blocks.
+    pub(crate) inoalignmt: u32,
+    /// Sparse inode chunk alignment in blocks (with sparse inodes).
+    pub(crate) spino_align: u32,
+    pub(crate) sparse_inodes: bool,
     pub(crate) v5: bool,
     pub(crate) ftype: bool,
     pub(crate) ascii_ci: bool,
@@ -249,6 +261,12 @@ impl Superblock {
             rootino: be::u64(buf, 56),
             logstart: be::u64(buf, 48),
             logblocks: be::u32(buf, 96),
+            logv2: v5 || versionnum & VERSION_LOGV2BIT != 0,
+            logsunit: be::u32(buf, 196),
+            log_incompat: if v5 { be::u32(buf, 220) } else { 0 },
+            inoalignmt: be::u32(buf, 180),
+            spino_align: if v5 { be::u32(buf, 228) } else { 0 },
+            sparse_inodes: incompat & INCOMPAT_SPINODES != 0,
             v5,
             ftype: if v5 {
                 incompat & INCOMPAT_FTYPE != 0
@@ -353,6 +371,16 @@ impl Superblock {
             ));
         }
         Ok((linear << self.blocklog) + index * u64::from(self.inodesize))
+    }
+
+    /// Size of the filesystem in basic (512-byte) blocks.
+    pub(crate) fn fs_bbs(&self) -> u64 {
+        self.dblocks << (self.blocklog - 9)
+    }
+
+    /// Basic block of block `agbno` of allocation group `agno`.
+    pub(crate) fn agb_to_daddr(&self, agno: u64, agbno: u64) -> u64 {
+        (agno * u64::from(self.agblocks) + agbno) << (self.blocklog - 9)
     }
 
     /// Directory block size in bytes.

@@ -125,6 +125,7 @@ fn check_dev(dev: Arc<dyn ReadAt>, verify: bool, op: Op, expect: &[&str]) {
         dev,
         &Options {
             verify_checksums: verify,
+            ..Options::default()
         },
     );
     let msg = match (opened, op) {

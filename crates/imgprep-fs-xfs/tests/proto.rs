@@ -66,7 +66,7 @@ fn check(img: &str, big: bool, ftype: bool, remote_v5_link: usize) {
     let dir = fixture("xfs-proto");
     let fs = Xfs::open(device("xfs-proto", img), &Options::default())
         .unwrap_or_else(|e| panic!("{img}: {e}"));
-    assert_eq!(fs.log_state(), LogState::Clean, "{img}");
+    assert_eq!(*fs.log_state(), LogState::Clean, "{img}");
     let rows = manifest(if big {
         "manifest.tsv"
     } else {

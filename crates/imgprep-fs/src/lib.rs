@@ -112,6 +112,62 @@ pub struct DirEntry {
     pub kind: Option<FileKind>,
 }
 
+/// Whether a filesystem was cleanly unmounted, and what its reader did about it when it was not.
+///
+/// A filesystem snapshotted from a running machine usually has changes that exist only in its
+/// log (journal, log tree). Linux replays them when it mounts the filesystem; a reader that can
+/// replays them in memory too (never writing the image), and says so here. A reader that cannot
+/// says why: its view then lacks the last changes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LogReplay {
+    /// Cleanly unmounted, or nothing was waiting in the log: the metadata is complete as written.
+    #[default]
+    Clean,
+    /// Not cleanly unmounted; the log was replayed in memory, as Linux replays it when mounting.
+    Replayed {
+        /// What was replayed, e.g. "XFS log".
+        log: String,
+        /// What was applied, e.g. "12 transactions".
+        applied: String,
+        /// Work the replay left undone that Linux would have finished after replaying, and which
+        /// may leave some facts stale; `None` when there was none.
+        unfinished: Option<String>,
+    },
+    /// Not cleanly unmounted and the log not replayed: the metadata is shown as last written in
+    /// place, without the changes only the log holds.
+    NotReplayed {
+        /// The log, e.g. "XFS log".
+        log: String,
+        /// Why it was not replayed.
+        reason: String,
+    },
+}
+
+impl LogReplay {
+    /// The note inspection reports about this state; `None` for a clean filesystem.
+    pub fn note(&self) -> Option<String> {
+        match self {
+            LogReplay::Clean => None,
+            LogReplay::Replayed {
+                log,
+                applied,
+                unfinished,
+            } => {
+                let mut s = format!("not cleanly unmounted: {log} replayed in memory ({applied})");
+                if let Some(u) = unfinished {
+                    s.push_str(&format!("; not finished: {u}, so facts may be stale"));
+                }
+                Some(s)
+            }
+            LogReplay::NotReplayed { log, reason } => Some(format!(
+                "not cleanly unmounted and the {log} was not replayed ({reason}): facts may be \
+                 stale"
+            )),
+        }
+    }
+}
+
 /// Why a filesystem operation failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -205,6 +261,12 @@ pub trait Filesystem: Send + Sync + fmt::Debug {
     /// Up to `len` bytes of the regular file at `path` starting at `offset` (fewer at the end).
     fn read(&self, path: &[u8], offset: u64, len: usize) -> Result<Vec<u8>>;
 
+    /// Whether the filesystem was cleanly unmounted and, if not, whether its log was replayed.
+    /// Readers of filesystems without a log keep the default, [`LogReplay::Clean`].
+    fn log_replay(&self) -> LogReplay {
+        LogReplay::Clean
+    }
+
     /// The whole regular file at `path`, refusing files larger than `limit` bytes.
     fn read_file(&self, path: &[u8], limit: u64) -> Result<Vec<u8>> {
         let shown = || String::from_utf8_lossy(path).into_owned();
@@ -283,6 +345,43 @@ mod tests {
         );
         assert_eq!(blkid_uuid(&[0; 16]), None);
         assert_eq!(blkid_uuid(&u[..15]), None);
+    }
+
+    #[test]
+    fn log_replay_notes() {
+        assert_eq!(LogReplay::Clean.note(), None);
+        let r = LogReplay::Replayed {
+            log: "XFS log".into(),
+            applied: "1 transaction".into(),
+            unfinished: None,
+        };
+        assert_eq!(
+            r.note().as_deref(),
+            Some("not cleanly unmounted: XFS log replayed in memory (1 transaction)")
+        );
+        let r = LogReplay::Replayed {
+            log: "XFS log".into(),
+            applied: "3 transactions".into(),
+            unfinished: Some("2 extent-free intents".into()),
+        };
+        assert_eq!(
+            r.note().as_deref(),
+            Some(
+                "not cleanly unmounted: XFS log replayed in memory (3 transactions); not \
+                 finished: 2 extent-free intents, so facts may be stale"
+            )
+        );
+        let r = LogReplay::NotReplayed {
+            log: "btrfs log tree".into(),
+            reason: "a RAID1 log".into(),
+        };
+        assert_eq!(
+            r.note().as_deref(),
+            Some(
+                "not cleanly unmounted and the btrfs log tree was not replayed (a RAID1 log): \
+                 facts may be stale"
+            )
+        );
     }
 
     #[test]

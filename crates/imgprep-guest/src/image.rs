@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use imgprep_container::Disk;
 use imgprep_fs::{Filesystem, FsInfo};
 use imgprep_io::ReadAt;
-use imgprep_volume::{BlockDevice, Content, DeviceKind, Scheme};
+use imgprep_volume::{BlockDevice, Content, DeviceKind, ScanOptions, Scheme};
 
 use crate::{MountTable, NativeGuest};
 
@@ -24,7 +24,7 @@ pub enum ImageError {
     Disk {
         /// The image as given.
         path: std::path::PathBuf,
-        /// Why.
+        /// Why (boxed: it is large, and every `Result` of this crate carries it).
         #[source]
         source: Box<imgprep_container::Error>,
     },
@@ -135,6 +135,15 @@ impl Image {
         paths: &[impl AsRef<Path>],
         allow: &[std::path::PathBuf],
     ) -> Result<Image, ImageError> {
+        Self::open_with(paths, allow, &ScanOptions::default())
+    }
+
+    /// Like [`Image::open_allowing`], with keys for LUKS devices (`opts`).
+    pub fn open_with(
+        paths: &[impl AsRef<Path>],
+        allow: &[std::path::PathBuf],
+        opts: &ScanOptions,
+    ) -> Result<Image, ImageError> {
         let disks = paths
             .iter()
             .map(|p| {
@@ -148,14 +157,19 @@ impl Image {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Self::from_disks(disks)
+        Self::from_disks_with(disks, opts)
     }
 
     /// Builds the device and filesystem lists of already opened disks.
     pub fn from_disks(disks: Vec<Disk>) -> Result<Image, ImageError> {
+        Self::from_disks_with(disks, &ScanOptions::default())
+    }
+
+    /// [`Image::from_disks`] with keys for LUKS devices.
+    pub fn from_disks_with(disks: Vec<Disk>, opts: &ScanOptions) -> Result<Image, ImageError> {
         let sources: Vec<Arc<dyn ReadAt>> = disks.iter().map(Disk::source).collect();
         let sector = disks.first().map_or(512, Disk::sector_size);
-        let volumes = imgprep_volume::scan(&sources, sector)?;
+        let volumes = imgprep_volume::scan_with(&sources, sector, opts)?;
         let mut notes: Vec<String> = volumes.notes.iter().map(ToString::to_string).collect();
         let mut facts = HashMap::new();
         let mut filesystems = Vec::new();

@@ -17,6 +17,8 @@ mod image;
 mod resolve;
 
 pub use image::{FsEntry, Image, ImageError, Mountable};
+pub use imgprep_volume::ScanOptions;
+pub use imgprep_volume::luks::{Limits, LuksKey};
 pub use resolve::{MAX_SYMLINKS, MountTable, NativeGuest};
 
 use imgprep_fs::{DirEntry, FileKind, FsError, Metadata};

@@ -125,6 +125,14 @@ impl Handle {
         self.check("hivex_node_delete_child", r)
     }
 
+    /// The parent key of `node` (an error for the root).
+    pub fn hivex_node_parent(&mut self, node: HiveNode) -> Result<HiveNode> {
+        let g = self.g();
+        // SAFETY: `g` is live.
+        let r = unsafe { sys::guestfs_hivex_node_parent(g, node.0) };
+        self.handle_result("hivex_node_parent", r).map(HiveNode)
+    }
+
     /// The name of `node`.
     pub fn hivex_node_name(&mut self, node: HiveNode) -> Result<String> {
         let g = self.g();
@@ -171,6 +179,33 @@ impl Handle {
             )
         };
         self.check(CALL, r)
+    }
+
+    /// The child keys of `node`.
+    pub fn hivex_node_children(&mut self, node: HiveNode) -> Result<Vec<HiveNode>> {
+        const CALL: &str = "hivex_node_children";
+        let g = self.g();
+        // SAFETY: `g` is live.
+        let list = unsafe { sys::guestfs_hivex_node_children(g, node.0) };
+        if list.is_null() {
+            return Err(self.error(CALL));
+        }
+        // SAFETY: non-NULL: a caller-owned list of `len` structs at `val` (or `val` NULL when
+        // empty), copied, then freed once with its own free function.
+        let nodes = unsafe {
+            let l = &*list;
+            let v = if l.len == 0 || l.val.is_null() {
+                Vec::new()
+            } else {
+                std::slice::from_raw_parts(l.val, l.len as usize)
+                    .iter()
+                    .map(|n| HiveNode(n.hivex_node_h))
+                    .collect()
+            };
+            sys::guestfs_free_hivex_node_list(list);
+            v
+        };
+        Ok(nodes)
     }
 
     /// The values of `node`.

@@ -118,6 +118,14 @@ pub fn inspect_roots(image: &Image, opts: Options) -> (Vec<Root>, Vec<String>) {
                 continue;
             }
         };
+        // A filesystem that was not cleanly unmounted: said once per device (btrfs subvolumes
+        // share their device's log).
+        if let Some(note) = fs.log_replay().note() {
+            let note = format!("{}: {note}", entry.mountable.device);
+            if !notes.contains(&note) {
+                notes.push(note);
+            }
+        }
         let alone = alone(fs);
         match linux::check_filesystem(&alone) {
             Role::Root(d) => found.push((entry.mountable.clone(), *d)),

@@ -146,6 +146,19 @@ pub enum Error {
     #[error("LV {lv:?} is present but unreadable: segment type {segtype:?} is not supported")]
     UnsupportedSegment { lv: String, segtype: String },
 
+    /// A LUKS device given a key could not be unlocked (wrong passphrase, a keyslot costlier
+    /// than the limits, a damaged or unsupported header).
+    #[error("{device}: cannot unlock LUKS device")]
+    Unlock {
+        device: String,
+        #[source]
+        source: imgprep_luks::Error,
+    },
+
+    /// A LUKS header that could not be read.
+    #[error(transparent)]
+    LuksHeader(imgprep_luks::Error),
+
     /// An LV is the copy-on-write store of an old-style snapshot; its bytes are not the snapshot.
     #[error("LV {lv:?} is present but unreadable: it is a snapshot of {origin:?}")]
     Snapshot { lv: String, origin: String },

@@ -4,9 +4,12 @@
 //!
 //! [`scan`] reads partition tables the way the Linux kernel does, finds LVM2 physical volumes,
 //! assembles the newest valid metadata of each volume group and maps linear and striped LVs onto
-//! their PVs. LUKS devices are recognised and reported, not opened. Everything this crate cannot
-//! read (thin, RAID, snapshot LVs, missing PVs, broken chains) becomes a [`Note`], never wrong
-//! bytes.
+//! their PVs. LUKS devices are recognised and reported; given a key ([`ScanOptions::keys`]) they
+//! are unlocked and their decrypted contents become devices of their own (`/dev/mapper/…`),
+//! scanned for LVM like any other, so LVM on LUKS and filesystems on LUKS are read. Everything
+//! this crate cannot read (thin, RAID, snapshot LVs, missing PVs, broken chains, LUKS without a
+//! key) becomes a [`Note`], never wrong bytes; a key that does not unlock its device is an
+//! error.
 //!
 //! This crate knows nothing about filesystems: it says which devices might hold one
 //! ([`Volumes::filesystem_candidates`]) and leaves probing to the filesystem crates. It never
@@ -92,6 +95,13 @@ pub enum DeviceKind {
         lv_uuid: String,
         vg_uuid: String,
     },
+    /// The decrypted contents of an unlocked LUKS device.
+    Decrypted {
+        /// The LUKS device, e.g. `/dev/sda2`.
+        of: String,
+        /// Its LUKS UUID.
+        luks_uuid: String,
+    },
 }
 
 /// What a block device holds, as far as this crate can tell.
@@ -132,6 +142,8 @@ pub enum NoteKind {
     Lvm(Error),
     /// A device that could not be examined (its header could not be read or made no sense).
     Unreadable(Error),
+    /// A `--key` names no LUKS device of the image.
+    UnusedKey,
 }
 
 impl fmt::Display for Note {
@@ -140,6 +152,11 @@ impl fmt::Display for Note {
             NoteKind::Encrypted { version, uuid } => write!(
                 f,
                 "{}: encrypted (LUKS{version}, UUID {uuid}); not readable",
+                self.device
+            ),
+            NoteKind::UnusedKey => write!(
+                f,
+                "{}: a key was given for it, but the image has no such LUKS device",
                 self.device
             ),
             NoteKind::LvUnreadable(e)
@@ -205,8 +222,27 @@ pub fn disk_name(index: usize) -> String {
     format!("/dev/sd{}", String::from_utf8_lossy(&letters))
 }
 
+/// What [`scan_disks_with`] is given besides the disks.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// Passphrases for LUKS devices, by device name or LUKS UUID. Each LUKS device is tried with
+    /// every key that names it, in order.
+    pub keys: Vec<luks::LuksKey>,
+    /// Caps on the key-derivation costs a LUKS header may ask for.
+    pub limits: luks::Limits,
+}
+
 /// Scans disks that all have the same logical sector size (512 for nearly every image).
 pub fn scan(disks: &[Arc<dyn ReadAt>], sector_size: u32) -> Result<Volumes, Error> {
+    scan_with(disks, sector_size, &ScanOptions::default())
+}
+
+/// [`scan`] with keys for LUKS devices.
+pub fn scan_with(
+    disks: &[Arc<dyn ReadAt>],
+    sector_size: u32,
+    opts: &ScanOptions,
+) -> Result<Volumes, Error> {
     let inputs: Vec<DiskInput> = disks
         .iter()
         .map(|d| DiskInput {
@@ -214,7 +250,7 @@ pub fn scan(disks: &[Arc<dyn ReadAt>], sector_size: u32) -> Result<Volumes, Erro
             sector_size,
         })
         .collect();
-    scan_disks(&inputs)
+    scan_disks_with(&inputs, opts)
 }
 
 /// Scans disks, named `/dev/sda`, `/dev/sdb`, ... in order, for partitions, PVs, LVs and LUKS.
@@ -222,6 +258,13 @@ pub fn scan(disks: &[Arc<dyn ReadAt>], sector_size: u32) -> Result<Volumes, Erro
 /// Fails when a disk cannot be read, has an unsupported sector size, or has a GPT whose primary
 /// and backup headers are both unusable; everything else becomes a [`Note`].
 pub fn scan_disks(disks: &[DiskInput]) -> Result<Volumes, Error> {
+    scan_disks_with(disks, &ScanOptions::default())
+}
+
+/// [`scan_disks`] with keys for LUKS devices: a LUKS device that a key names is unlocked, and
+/// its contents listed as `/dev/mapper/luks-UUID` (scanned for an LVM PV like a partition). A
+/// key that fails to unlock the device it names is an error ([`Error::Unlock`]).
+pub fn scan_disks_with(disks: &[DiskInput], opts: &ScanOptions) -> Result<Volumes, Error> {
     let mut vols = Volumes::default();
     for (index, disk) in disks.iter().enumerate() {
         let name = disk_name(index);
@@ -230,8 +273,18 @@ pub fn scan_disks(disks: &[DiskInput]) -> Result<Volumes, Error> {
             device: name.clone(),
             kind: NoteKind::PartitionTable(e),
         }));
+        // A table without partitions (the 55AA of a FAT or NTFS boot sector written on the
+        // whole disk, or an empty label) leaves the disk itself a filesystem candidate, as
+        // libguestfs lists any disk with no partition devices.
+        let empty = read.table.partitions().is_empty();
         let (mbr_signature, gpt_guid, content) = match &read.table {
             PartitionTable::None => (None, None, Content::Unknown),
+            PartitionTable::Mbr { signature, .. } if empty => {
+                (Some(*signature), None, Content::Unknown)
+            }
+            PartitionTable::Gpt { guid, .. } if empty => {
+                (None, Some(guid.clone()), Content::Unknown)
+            }
             PartitionTable::Mbr { signature, .. } => {
                 (Some(*signature), None, Content::PartitionTable(Scheme::Mbr))
             }
@@ -279,33 +332,22 @@ pub fn scan_disks(disks: &[DiskInput]) -> Result<Volumes, Error> {
         }
     }
 
-    // PV labels and LUKS headers on whole disks without a table and on partitions.
+    // PV labels and LUKS headers on whole disks without a table and on partitions, then PV
+    // labels on what the LUKS devices decrypt to.
     let mut pvs = Vec::new();
+    let mut opened = Vec::new();
     for dev in &mut vols.devices {
-        if dev.content != Content::Unknown {
+        if dev.content != Content::Unknown || find_pv(dev, &mut pvs, &mut vols.notes) {
             continue;
         }
-        match lvm::read_label(&*dev.source) {
-            Ok(Some(label)) => {
-                dev.content = Content::LvmPv {
-                    uuid: label.uuid.clone(),
-                    vg: None,
-                };
-                pvs.push(lvm::FoundPv {
-                    device: dev.name.clone(),
-                    source: dev.source.clone(),
-                    label,
-                });
-                continue;
-            }
-            Ok(None) => {}
-            Err(e) => vols.notes.push(Note {
-                device: dev.name.clone(),
-                kind: NoteKind::Lvm(e),
-            }),
+        if let Some(d) = check_luks(dev, opts, &mut vols.notes)? {
+            opened.push(d);
         }
-        check_luks(dev, &mut vols.notes);
     }
+    for dev in &mut opened {
+        find_pv(dev, &mut pvs, &mut vols.notes);
+    }
+    vols.devices.extend(opened);
 
     let mut assembled = lvm::assemble(&pvs, &mut vols.notes);
     for dev in &mut vols.devices {
@@ -313,34 +355,117 @@ pub fn scan_disks(disks: &[DiskInput]) -> Result<Volumes, Error> {
             *vg = assembled.pv_vg.remove(&dev.name);
         }
     }
+    let mut on_lvs = Vec::new();
     for mut lv in assembled.lvs {
-        check_luks(&mut lv, &mut vols.notes);
+        if let Some(d) = check_luks(&mut lv, opts, &mut vols.notes)? {
+            on_lvs.push(d);
+        }
         vols.devices.push(lv);
+    }
+    vols.devices.extend(on_lvs);
+    for key in &opts.keys {
+        let used = vols.devices.iter().any(|d| match &d.content {
+            Content::Luks { uuid, .. } => key.matches(&d.name, uuid),
+            _ => false,
+        });
+        if !used {
+            vols.notes.push(Note {
+                device: key.selector.clone(),
+                kind: NoteKind::UnusedKey,
+            });
+        }
     }
     Ok(vols)
 }
 
-fn check_luks(dev: &mut BlockDevice, notes: &mut Vec<Note>) {
-    match luks::probe(&*dev.source) {
-        Ok(Some(h)) => {
+/// Marks `dev` as a PV and records it when it has an LVM2 label.
+fn find_pv(dev: &mut BlockDevice, pvs: &mut Vec<lvm::FoundPv>, notes: &mut Vec<Note>) -> bool {
+    match lvm::read_label(&*dev.source) {
+        Ok(Some(label)) => {
+            dev.content = Content::LvmPv {
+                uuid: label.uuid.clone(),
+                vg: None,
+            };
+            pvs.push(lvm::FoundPv {
+                device: dev.name.clone(),
+                source: dev.source.clone(),
+                label,
+            });
+            true
+        }
+        Ok(None) => false,
+        Err(e) => {
             notes.push(Note {
                 device: dev.name.clone(),
-                kind: NoteKind::Encrypted {
-                    version: h.version,
-                    uuid: h.uuid.clone(),
-                },
+                kind: NoteKind::Lvm(e),
             });
-            dev.content = Content::Luks {
+            false
+        }
+    }
+}
+
+/// The name of the decrypted device of LUKS device `uuid`.
+pub fn decrypted_name(uuid: &str) -> String {
+    format!("/dev/mapper/luks-{uuid}")
+}
+
+/// Marks `dev` as LUKS when it is, and unlocks it when a key names it: the decrypted device.
+fn check_luks(
+    dev: &mut BlockDevice,
+    opts: &ScanOptions,
+    notes: &mut Vec<Note>,
+) -> Result<Option<BlockDevice>, Error> {
+    let h = match luks::full_probe(&*dev.source) {
+        Ok(Some(h)) => h,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            notes.push(Note {
+                device: dev.name.clone(),
+                kind: NoteKind::Unreadable(e),
+            });
+            return Ok(None);
+        }
+    };
+    dev.content = Content::Luks {
+        version: h.version,
+        uuid: h.uuid.clone(),
+    };
+    let keys: Vec<&luks::LuksKey> = opts
+        .keys
+        .iter()
+        .filter(|k| k.matches(&dev.name, &h.uuid))
+        .collect();
+    if keys.is_empty() {
+        notes.push(Note {
+            device: dev.name.clone(),
+            kind: NoteKind::Encrypted {
                 version: h.version,
                 uuid: h.uuid,
-            };
-        }
-        Ok(None) => {}
-        Err(e) => notes.push(Note {
-            device: dev.name.clone(),
-            kind: NoteKind::Unreadable(e),
-        }),
+            },
+        });
+        return Ok(None);
     }
+    let mut last = None;
+    for k in keys {
+        match imgprep_luks::unlock(dev.source.clone(), &h, &k.passphrase, &opts.limits) {
+            Ok(d) => {
+                return Ok(Some(BlockDevice {
+                    name: decrypted_name(&h.uuid),
+                    source: Arc::new(d),
+                    kind: DeviceKind::Decrypted {
+                        of: dev.name.clone(),
+                        luks_uuid: h.uuid.clone(),
+                    },
+                    content: Content::Unknown,
+                }));
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(Error::Unlock {
+        device: dev.name.clone(),
+        source: last.expect("at least one key was tried"),
+    })
 }
 
 #[cfg(test)]
