@@ -16,13 +16,13 @@ use std::process::Command;
 
 use common::{apply, materialize};
 use imgprep_guest::{Guest, Image, Mountable};
-use imgprep_sysconf::boot::{BootGraph, Enablement, Order};
+use imgprep_sysconf::boot::{BootGraph, Enablement, Order, SystemdPackage};
 use imgprep_sysconf::systemd::{self, UNIT_DIRS};
 use imgprep_sysconf::sysv::{self, INIT_DIRS, NewScript};
 use imgprep_testkit::MemGuest;
 
 /// The version of this machine's systemd (its sysv-generator follows symlinked scripts).
-const HOST_SYSTEMD: u32 = 252;
+const HOST_SYSTEMD: &str = "252";
 
 /// What `systemd --test` computed: units with a start job, their ordering edges.
 #[derive(Debug, Default)]
@@ -231,7 +231,11 @@ fn compare(name: &str, g: MemGuest) -> (Vec<String>, usize, usize) {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let real = Transaction::parse(&dump);
-    let model = BootGraph::read(&g, Some(HOST_SYSTEMD));
+    let host = SystemdPackage {
+        version: HOST_SYSTEMD.into(),
+        release: String::new(),
+    };
+    let model = BootGraph::read(&g, Some(host));
     let names = services(&g);
     let mut bad = Vec::new();
     let mut started = Vec::new();
