@@ -186,9 +186,12 @@ fn compare(name: &str, g: MemGuest) -> (Vec<String>, usize, usize) {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     materialize(&g, root, 100_000);
+    // systemd runs generators from /lib/systemd/system-generators: on a guest with its own
+    // /lib (no merged /usr) that is not where /usr/lib's copy lands.
     let programs = [
         common::program("systemd"),
         PathBuf::from("/usr/lib/systemd/system-generators/systemd-sysv-generator"),
+        PathBuf::from("/lib/systemd/system-generators/systemd-sysv-generator"),
     ];
     // The layout's /usr/lib/systemd/systemd may be a stand-in; the real one replaces it.
     let _ = fs_err::remove_file(root.join("usr/lib/systemd/systemd"));
@@ -400,6 +403,26 @@ fn synthetic() -> Vec<(String, MemGuest)> {
             .link("/etc/rc3.d/S14xe-linux-distribution", "../init.d/xe-linux-distribution"),
         ),
         (
+            "Before= in a drop-in of the unit generated from the tools' script",
+            service(
+                script(systemd_base(), "xe-linux-distribution", "# Provides: xe-linux-distribution\n")
+                    .link("/etc/rc3.d/S14xe-linux-distribution", "../init.d/xe-linux-distribution")
+                    .file("/etc/systemd/system/xe-linux-distribution.service.d/o.conf", "[Unit]\nBefore=nova-agent.service\n"),
+                "nova-agent",
+                PLAIN,
+            ),
+        ),
+        (
+            "After= in a drop-in of a generated unit, the other way",
+            service(
+                script(systemd_base(), "xe-linux-distribution", "# Provides: xe-linux-distribution\n")
+                    .link("/etc/rc3.d/S14xe-linux-distribution", "../init.d/xe-linux-distribution")
+                    .file("/etc/systemd/system/xe-linux-distribution.service.d/o.conf", "[Unit]\nAfter=nova-agent.service\n"),
+                "nova-agent",
+                PLAIN,
+            ),
+        ),
+        (
             "a script with a native unit of the same name",
             script(xe(PLAIN), "xe-linux-distribution", "# Provides: xe-linux-distribution\n")
                 .link("/etc/rc3.d/S14xe-linux-distribution", "../init.d/xe-linux-distribution"),
@@ -454,18 +477,21 @@ fn edited() -> Vec<(String, MemGuest)> {
 
 /// The Rackspace fixture images that boot with systemd.
 fn fixtures() -> Vec<(String, MemGuest)> {
-    let dir = imgprep_testkit::fixture("rules-rackspace");
     let mut out = Vec::new();
-    for name in [
-        "rs-v2-ordered",
-        "rs-v1-centos72",
-        "rs-xe-masked",
-        "rs-dropin",
-        "rs-cloud-init-only",
-        "rs-tuntap",
-        "rs-neither",
+    for (fixture, name) in [
+        ("rules-rackspace", "rs-v2-ordered"),
+        ("rules-rackspace", "rs-v1-centos72"),
+        ("rules-rackspace", "rs-xe-masked"),
+        ("rules-rackspace", "rs-dropin"),
+        ("rules-rackspace", "rs-cloud-init-only"),
+        ("rules-rackspace", "rs-tuntap"),
+        ("rules-rackspace", "rs-neither"),
+        ("rules-rackspace-real", "rsr-v1-centos79"),
+        ("rules-rackspace-real", "rsr-v1-centos72"),
+        ("rules-rackspace-real", "rsr-v2-ubuntu1804"),
+        ("rules-rackspace-real", "rsr-cloud-init-debian11"),
     ] {
-        let p = dir.join(format!("{name}.qcow2"));
+        let p = imgprep_testkit::fixture(fixture).join(format!("{name}.qcow2"));
         let image = Image::open(std::slice::from_ref(&p)).unwrap();
         let (g, notes) = image.guest(&[("/".into(), Mountable::device("/dev/sda"))]);
         assert!(notes.is_empty(), "{notes:?}");
