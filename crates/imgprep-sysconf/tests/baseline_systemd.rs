@@ -324,6 +324,23 @@ fn synthetic() -> Vec<(String, MemGuest)> {
     let pair = |xe_unit: &str, na_unit: &str| service(xe(xe_unit), "nova-agent", na_unit);
     let order = "[Unit]\nBefore=nova-agent.service\n[Service]\nExecStart=/bin/true\n";
     let after = "[Unit]\nAfter=xe-linux-distribution.service\n[Service]\nExecStart=/bin/true\n";
+    // The tools as a SysV script, ordered by a drop-in of the unit the generator makes of it.
+    let generated = |line: &str| {
+        let tools = script(
+            systemd_base(),
+            "xe-linux-distribution",
+            "# Provides: xe-linux-distribution\n",
+        )
+        .link(
+            "/etc/rc3.d/S14xe-linux-distribution",
+            "../init.d/xe-linux-distribution",
+        )
+        .file(
+            "/etc/systemd/system/xe-linux-distribution.service.d/o.conf",
+            format!("[Unit]\n{line}\n"),
+        );
+        service(tools, "nova-agent", PLAIN)
+    };
     let v: Vec<(&str, MemGuest)> = vec![
         ("Before= in the first unit", pair(order, PLAIN)),
         ("After= in the second unit", pair(PLAIN, after)),
@@ -404,23 +421,11 @@ fn synthetic() -> Vec<(String, MemGuest)> {
         ),
         (
             "Before= in a drop-in of the unit generated from the tools' script",
-            service(
-                script(systemd_base(), "xe-linux-distribution", "# Provides: xe-linux-distribution\n")
-                    .link("/etc/rc3.d/S14xe-linux-distribution", "../init.d/xe-linux-distribution")
-                    .file("/etc/systemd/system/xe-linux-distribution.service.d/o.conf", "[Unit]\nBefore=nova-agent.service\n"),
-                "nova-agent",
-                PLAIN,
-            ),
+            generated("Before=nova-agent.service"),
         ),
         (
             "After= in a drop-in of a generated unit, the other way",
-            service(
-                script(systemd_base(), "xe-linux-distribution", "# Provides: xe-linux-distribution\n")
-                    .link("/etc/rc3.d/S14xe-linux-distribution", "../init.d/xe-linux-distribution")
-                    .file("/etc/systemd/system/xe-linux-distribution.service.d/o.conf", "[Unit]\nAfter=nova-agent.service\n"),
-                "nova-agent",
-                PLAIN,
-            ),
+            generated("After=nova-agent.service"),
         ),
         (
             "a script with a native unit of the same name",
