@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is missing (Debian packages, the JUnit and
 # SARIF validators), checks formatting and lints, builds the fixture images (cached in
-# ~/.cache/imgprep/fixtures), then runs every test.
+# ~/.cache/imgprep/fixtures), then runs every test (fuzz corpora replayed included) and a short,
+# bounded fuzz run of every target (fuzz/smoke.sh).
 set -euo pipefail
 cd "$(dirname "$0")"
 export LIBGUESTFS_BACKEND_SETTINGS=force_tcg
@@ -45,3 +46,6 @@ cargo test --workspace --locked
 awk '{ n++; s += $2; if ($3 != "ok") e++ }
      END { printf "libguestfs launches: %d (%d stopped or failed), %.1f s in all\n", n, e, s }' \
   "$IMGPREP_GUESTFS_LAUNCH_LOG"
+
+step "fuzz smoke run (budget IMGPREP_FUZZ_BUDGET=${IMGPREP_FUZZ_BUDGET:-360}s, 0 skips)"
+fuzz/smoke.sh

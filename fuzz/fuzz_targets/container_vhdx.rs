@@ -1,12 +1,3 @@
-//! vhdx container: open the input as vhdx (backing files and extents from 1 MiB into the input) and
-//! read a handful of regions. Input format: see container_common.rs.
+//! The body is `imgprep_fuzz_targets::container_vhdx` (crates/imgprep-fuzz-targets), replayed in `cargo test`.
 #![no_main]
-
-#[path = "container_common.rs"]
-mod common;
-#[path = "sparse.rs"]
-mod sparse;
-
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    common::run(data, imgprep_container::Format::Vhdx);
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| imgprep_fuzz_targets::container_vhdx(data));

@@ -1,37 +1,3 @@
-//! LUKS1 and LUKS2 headers: probe the input as a device, then unlock it with a fixed passphrase
-//! under small key-derivation limits (so every run stays short) and read the decrypted payload's
-//! first and last bytes.
-//!
-//! Input: the device (seed with the first 64 KiB of `cryptsetup luksFormat` files made with
-//! `--pbkdf-force-iterations 1000`; LUKS2 headers are checksummed, so most mutations stop there).
+//! The body is `imgprep_fuzz_targets::luks_header` (crates/imgprep-fuzz-targets), replayed in `cargo test`.
 #![no_main]
-
-use std::sync::Arc;
-
-use imgprep_io::ReadAt;
-use imgprep_luks::{Limits, Passphrase};
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    let dev: Arc<dyn ReadAt> = Arc::new(data.to_vec());
-    let Ok(Some(h)) = imgprep_luks::probe(&*dev) else {
-        return;
-    };
-    let limits = Limits {
-        argon2_memory_kib: 64,
-        argon2_passes: 2,
-        pbkdf2_iterations: 2000,
-    };
-    match imgprep_luks::unlock(dev, &h, &Passphrase::new("fuzz"), &limits) {
-        Ok(d) => {
-            let size = d.size();
-            let mut buf = [0u8; 16];
-            let n = size.min(16) as usize;
-            let _ = d.read_exact_at(0, &mut buf[..n]);
-            let _ = d.read_exact_at(size - n as u64, &mut buf[..n]);
-        }
-        Err(e) => {
-            let _ = e.to_string();
-        }
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| imgprep_fuzz_targets::luks_header(data));

@@ -1,5 +1,3 @@
-//! Berkeley DB hash `Packages` databases.
+//! The body is `imgprep_fuzz_targets::pkgdb_bdb` (crates/imgprep-fuzz-targets), replayed in `cargo test`.
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let _ = imgprep_pkgdb::rpm_bdb(&data.to_vec());
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| imgprep_fuzz_targets::pkgdb_bdb(data));

@@ -1,5 +1,3 @@
-//! dpkg status files.
+//! The body is `imgprep_fuzz_targets::pkgdb_dpkg` (crates/imgprep-fuzz-targets), replayed in `cargo test`.
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let _ = imgprep_pkgdb::dpkg_status(data);
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| imgprep_fuzz_targets::pkgdb_dpkg(data));

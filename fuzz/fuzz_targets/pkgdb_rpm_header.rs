@@ -1,5 +1,3 @@
-//! rpm header blobs as stored in rpm databases.
+//! The body is `imgprep_fuzz_targets::pkgdb_rpm_header` (crates/imgprep-fuzz-targets), replayed in `cargo test`.
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let _ = imgprep_pkgdb::rpm_header(data);
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| imgprep_fuzz_targets::pkgdb_rpm_header(data));

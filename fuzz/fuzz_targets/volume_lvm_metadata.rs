@@ -1,11 +1,3 @@
-//! The LVM2 text metadata parser and the volume group model built from it.
-//!
-//! Input: a metadata text (seed it with real metadata, e.g. from `vgcfgbackup` or a PV's
-//! metadata area).
+//! The body is `imgprep_fuzz_targets::volume_lvm_metadata` (crates/imgprep-fuzz-targets), replayed in `cargo test`.
 #![no_main]
-
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    let _ = imgprep_volume::lvm::parse_metadata(data);
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| imgprep_fuzz_targets::volume_lvm_metadata(data));

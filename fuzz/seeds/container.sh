@@ -3,10 +3,12 @@
 #   fuzz/seeds/container.sh OUTDIR  ->  OUTDIR/container_{qcow2,vmdk,vhd,vhdx}/*.rec
 # Each seed is one image variant qemu-img writes, in the targets' input format: [u32 LE file
 # size] then records [u32 LE offset][u16 LE length][bytes] of the file's non-zero sectors. Files
-# an image names (backing files, VMDK extents) are placed 1 MiB into the same input, where the
-# targets' resolver finds them.
+# an image names (backing files, VMDK extents, parents of differencing disks) are placed 1 MiB
+# into the same input (16 MiB for VHDX), where the targets' resolver finds them. The VHD and VHDX
+# differencing disks and the VHDX log qemu-img cannot write come from imgprep-imagegen (cargo).
 set -euo pipefail
 out=${1:?usage: $0 OUTDIR}
+repo=$(cd "$(dirname "$0")/../.." && pwd)
 for f in qcow2 vmdk vhd vhdx; do mkdir -p "$out/container_$f"; done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -20,15 +22,16 @@ for s in range(384):
 open('disk.raw', 'wb').write(data)
 PY
 
-# rec OUT FILE [SECOND]: encodes FILE, with SECOND (if given) placed at 1 MiB.
+# rec OUT FILE [SECOND]: encodes FILE, with SECOND (if given) placed at 1 MiB ($REC_AT if set).
 rec() {
   python3 - "$@" <<'PY'
-import struct, sys
+import os, struct, sys
 out, first = sys.argv[1], open(sys.argv[2], 'rb').read()
 data = first
+at = int(os.environ.get('REC_AT', 1 << 20))
 if len(sys.argv) > 3:
-    assert len(first) <= 1 << 20
-    data = first + bytes((1 << 20) - len(first)) + open(sys.argv[3], 'rb').read()
+    assert len(first) <= at
+    data = first + bytes(at - len(first)) + open(sys.argv[3], 'rb').read()
 with open(out, 'wb') as f:
     f.write(struct.pack('<I', len(data)))
     for off in range(0, len(data), 512):
@@ -47,6 +50,15 @@ conv qcow2 disk.raw c64k.qcow2 && rec "$q/c64k.rec" c64k.qcow2
 qemu-img create -q -f qcow2 -o cluster_size=512 -F qcow2 -b v3.qcow2 top.qcow2 256K
 qemu-io -t unsafe -f qcow2 -c 'write -P 0x5a 4k 8k' -c 'write -z 64k 4k' top.qcow2 >/dev/null
 rec "$q/backing.rec" top.qcow2 v3.qcow2
+conv qcow2 -c -o compression_type=zstd,cluster_size=4k disk.raw z.qcow2 && rec "$q/zstd.rec" z.qcow2
+# Extended L2 entries: 16 KiB clusters in 512-byte subclusters over a backing file.
+qemu-img create -q -f qcow2 -o extended_l2=on,cluster_size=16k -F qcow2 -b v3.qcow2 ext.qcow2 256K
+qemu-io -t unsafe -f qcow2 -c 'write -P 0x5a 2k 1k' -c 'write -z 20k 2k' ext.qcow2 >/dev/null
+rec "$q/extended-l2.rec" ext.qcow2 v3.qcow2
+# An external data file (raw), placed at 1 MiB like a backing file.
+qemu-img create -q -f qcow2 -o data_file=data.raw,data_file_raw=on ext-data.qcow2 192K
+qemu-io -t unsafe -f qcow2 -c 'write -P 0x33 0 8k' ext-data.qcow2 >/dev/null
+rec "$q/data-file.rec" ext-data.qcow2 data.raw
 
 v=$out/container_vmdk
 conv vmdk disk.raw sparse.vmdk && rec "$v/sparse.rec" sparse.vmdk
@@ -64,13 +76,21 @@ PY
 rec "$v/gd-at-end.rec" atend.vmdk
 conv vmdk -o subformat=monolithicFlat disk.raw flat.vmdk && rec "$v/flat.rec" flat.vmdk flat-flat.vmdk
 conv vmdk -o subformat=twoGbMaxExtentSparse disk.raw two.vmdk && rec "$v/two.rec" two.vmdk two-s001.vmdk
+qemu-img create -q -f vmdk -F vmdk -b sparse.vmdk delta.vmdk
+qemu-io -t unsafe -f vmdk -c 'write -P 0x5a 4k 8k' -c 'write -P 0x33 96k 4k' delta.vmdk >/dev/null
+rec "$v/delta.rec" delta.vmdk sparse.vmdk
+
+cargo run -q --manifest-path "$repo/Cargo.toml" -p imgprep-imagegen --example fuzz_seeds -- "$tmp"
 
 h=$out/container_vhd
 conv vpc disk.raw d.vhd && rec "$h/dynamic.rec" d.vhd
 conv vpc -o subformat=fixed disk.raw f.vhd && rec "$h/fixed.rec" f.vhd
 conv vpc -o force_size=on disk.raw s.vhd && rec "$h/sized.rec" s.vhd
+rec "$h/differencing.rec" vhd-child.vhd vhd-parent.vhd
 
 x=$out/container_vhdx
 conv vhdx -o block_size=1M disk.raw b1.vhdx && rec "$x/b1m.rec" b1.vhdx
 conv vhdx -o block_size=32M disk.raw b32.vhdx && rec "$x/b32m.rec" b32.vhdx
 conv vhdx -o block_size=1M,block_state_zero=off disk.raw nz.vhdx && rec "$x/nozero.rec" nz.vhdx
+REC_AT=$((16 << 20)) rec "$x/differencing.rec" vhdx-child.vhdx vhdx-parent.vhdx
+rec "$x/log.rec" vhdx-log.vhdx

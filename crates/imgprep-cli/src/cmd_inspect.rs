@@ -51,12 +51,12 @@ pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
         },
     );
     let name = a.images[0].display().to_string();
-    let text = match a.format {
-        Format::Table => imgprep_report::inspect::table(&i, &name),
-        Format::Json => imgprep_report::inspect::json(&i),
-        Format::Xml => imgprep_report::inspect::xml(&i),
-    };
-    crate::emit(&text)?;
+    // JSON and XML go out as they are rendered: a long package list is not held twice.
+    match a.format {
+        Format::Table => crate::emit(&imgprep_report::inspect::table(&i, &name))?,
+        Format::Json => crate::emit_with(|out| imgprep_report::inspect::write_json(&i, out))?,
+        Format::Xml => crate::emit_with(|out| imgprep_report::inspect::write_xml(&i, out))?,
+    }
     if i.operatingsystems.is_empty() && !matches!(a.format, Format::Table) {
         eprintln!("imgprep: no operating system found in {name}");
     }

@@ -106,8 +106,15 @@ impl OpenArgs {
 
 /// Writes `s` to stdout; a closed pipe (`imgprep … | head`) is not an error.
 fn emit(s: &str) -> anyhow::Result<()> {
+    emit_with(|out| out.write_all(s.as_bytes()))
+}
+
+/// Lets `write` write to stdout; a closed pipe is not an error.
+fn emit_with(
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    match out.write_all(s.as_bytes()).and_then(|()| out.flush()) {
+    match write(&mut out).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => Ok(r?),
     }

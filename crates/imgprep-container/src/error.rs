@@ -236,6 +236,51 @@ pub enum Error {
         limit: usize,
     },
 
+    /// A differencing disk names its parent, but none of the names leads to a file.
+    #[error("{format} differencing disk: no parent locator leads to a file: {tried}")]
+    ParentNotFound {
+        /// Format of the child.
+        format: Format,
+        /// Each locator tried and why it did not lead to a file.
+        tried: String,
+    },
+
+    /// A differencing disk's parent is not an image of the child's format.
+    #[error(
+        "parent {} is a {found} image; a {child} differencing disk's parent must be a {child} \
+         image",
+        path.display()
+    )]
+    ParentFormat {
+        /// Format of the child.
+        child: Format,
+        /// The parent file.
+        path: PathBuf,
+        /// The format detected in it.
+        found: Format,
+    },
+
+    /// A differencing disk's record of its parent's identity does not match the parent found.
+    #[error(
+        "{format} {child_field} {expected} does not match the {parent_field} {found} of the \
+         parent {}",
+        parent.display()
+    )]
+    ParentMismatch {
+        /// Format of the child.
+        format: Format,
+        /// The child's field naming the parent's identity, e.g. `parentCID`.
+        child_field: &'static str,
+        /// Its value.
+        expected: String,
+        /// The parent's field holding its identity, e.g. `CID`.
+        parent_field: &'static str,
+        /// Its value.
+        found: String,
+        /// The parent file.
+        parent: PathBuf,
+    },
+
     /// An error in a backing file or extent file, with its path.
     #[error("in {}", path.display())]
     InFile {

@@ -1,16 +1,20 @@
 //! Read-only disk image containers: turns an image file (raw, qcow2, VMDK, VHD, VHDX) into the
 //! virtual disk a guest would see, as one [`ReadAt`].
 //!
-//! The format is detected from the file's content, never from its name. qcow2 backing files and
-//! external data files and VMDK extent files are opened through a [`BackingResolver`], so
-//! callers decide which other files an image may name ([`Disk::open`] resolves them the way qemu
-//! does, confined to the image's directory by [`HostFiles`]; [`Disk::from_source`] with
-//! [`NoFiles`] refuses them). Reads go through small caches of
-//! L2 tables, BATs and grain tables, so memory stays bounded whatever the virtual size.
+//! The format is detected from the file's content, never from its name. Every other file an image
+//! names (qcow2 backing files and external data files, VMDK extent files, the parents of VMDK
+//! delta disks and of VHD and VHDX differencing disks) is opened through a [`BackingResolver`],
+//! so callers decide which files an image may name ([`Disk::open`] resolves them the way qemu
+//! and the format specifications do, confined to the image's directory by [`HostFiles`];
+//! [`Disk::from_source`] with [`NoFiles`] refuses them). Chains are loop-checked and at most
+//! [`MAX_BACKING_DEPTH`] deep, and each parent must be the one its child was made from (VMDK
+//! `CID`, VHD unique id, VHDX DataWriteGuid). A VHDX log with entries to replay is replayed in
+//! memory. Reads go through small caches of L2 tables, BATs and grain tables, so memory stays
+//! bounded whatever the virtual size.
 //!
 //! This crate never writes, knows nothing of partitions or filesystems, and refuses features it
-//! does not implement (encryption, VHD and VHDX differencing disks, VHDX logs that need
-//! replaying) with [`Error::Unsupported`] instead of returning wrong bytes.
+//! does not implement (encryption, VMDK ZERO/VMFS/seSparse extents, VHDX logs over 8 MiB) with
+//! [`Error::Unsupported`] instead of returning wrong bytes.
 #![forbid(unsafe_code)]
 
 mod error;
@@ -18,6 +22,7 @@ mod qcow2;
 mod util;
 mod vhd;
 mod vhdx;
+mod vhdx_log;
 mod vmdk;
 
 use std::collections::HashSet;
@@ -28,7 +33,7 @@ use std::sync::Arc;
 pub use error::Error;
 use imgprep_io::{FileSource, ReadAt, host};
 
-/// Longest backing chain accepted below the top image.
+/// Longest chain of backing files or parents accepted below the top image.
 pub const MAX_BACKING_DEPTH: usize = 64;
 
 /// A container format, named as qemu names it on the command line.
@@ -105,6 +110,10 @@ pub enum Role {
     },
     /// A qcow2 external data file (the header's data file name).
     DataFile,
+    /// The parent of a VMDK delta disk (the descriptor's `parentFileNameHint`).
+    ParentFileNameHint,
+    /// The parent of a VHD or VHDX differencing disk, named by one of its parent locators.
+    ParentLocator(Locator),
 }
 
 impl fmt::Display for Role {
@@ -113,11 +122,101 @@ impl fmt::Display for Role {
             Role::BackingFile => f.write_str("backing file name"),
             Role::ExtentFile { line } => write!(f, "extent file on descriptor line {line}"),
             Role::DataFile => f.write_str("external data file name"),
+            Role::ParentFileNameHint => f.write_str("descriptor parentFileNameHint"),
+            Role::ParentLocator(l) => write!(f, "parent locator {l}"),
         }
     }
 }
 
-/// A file besides the top image that an opened disk reads: a backing file or an extent file.
+impl Role {
+    /// The host path a name stored in this role stands for: Windows paths (`\` separators) and
+    /// file URLs are converted; `None` when the name cannot name a file on this host (a drive
+    /// letter, a volume GUID path, a UNC share, a URL of another scheme).
+    pub fn host_path(&self, name: &str) -> Option<String> {
+        match self {
+            Role::BackingFile
+            | Role::ExtentFile { .. }
+            | Role::DataFile
+            | Role::ParentFileNameHint => Some(name.to_owned()),
+            Role::ParentLocator(Locator::MacX) => file_url_path(name),
+            Role::ParentLocator(Locator::VolumePath) => None,
+            Role::ParentLocator(
+                Locator::W2ru | Locator::W2ku | Locator::RelativePath | Locator::AbsoluteWin32Path,
+            ) => windows_path(name),
+        }
+    }
+}
+
+/// Which parent locator names a differencing disk's parent: a VHD platform code or a VHDX
+/// parent locator key, named as the format names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locator {
+    /// VHD: a Windows path relative to the child (UTF-16LE).
+    W2ru,
+    /// VHD: an absolute Windows path (UTF-16LE).
+    W2ku,
+    /// VHD: a file URL (UTF-8).
+    MacX,
+    /// VHDX `relative_path`: relative to the child, `\` separated.
+    RelativePath,
+    /// VHDX `volume_path`: `\\?\Volume{GUID}\…`.
+    VolumePath,
+    /// VHDX `absolute_win32_path`: `\\?\d:\…`.
+    AbsoluteWin32Path,
+}
+
+impl fmt::Display for Locator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Locator::W2ru => "W2ru",
+            Locator::W2ku => "W2ku",
+            Locator::MacX => "MacX",
+            Locator::RelativePath => "relative_path",
+            Locator::VolumePath => "volume_path",
+            Locator::AbsoluteWin32Path => "absolute_win32_path",
+        })
+    }
+}
+
+/// A Windows path as a host path: `\` becomes `/`. Paths that only mean something on Windows
+/// (`C:…`, `\\server\share`, `\\?\…`, `\dir` on the current drive) give `None`.
+fn windows_path(name: &str) -> Option<String> {
+    let b = name.as_bytes();
+    let drive = b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':';
+    if drive || name.starts_with('\\') || name.is_empty() {
+        return None;
+    }
+    Some(name.replace('\\', "/"))
+}
+
+/// The path of a `file://` URL (RFC 2396: `file://localhost/…`, `file:///…`, or a relative
+/// `file://./…`), percent-decoded. Other URLs give `None`.
+fn file_url_path(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("file://")?;
+    let rest = match rest.strip_prefix("localhost") {
+        Some(r) if r.starts_with('/') => r,
+        _ => rest,
+    };
+    let b = rest.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b.get(i + 1..i + 3)?;
+            let v = u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    let path = String::from_utf8(out).ok()?;
+    (!path.is_empty()).then_some(path)
+}
+
+/// A file besides the top image that an opened disk reads: a backing file, an extent file, a
+/// data file or the parent of a differencing disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Companion {
     /// The image that names it.
@@ -130,7 +229,7 @@ pub struct Companion {
     pub path: PathBuf,
 }
 
-/// Opens the files an image names: qcow2 backing files and VMDK extents.
+/// Opens the files an image names: backing, data and extent files, parents of differencing disks.
 pub trait BackingResolver {
     /// Opens `name`, as stored in the image at `naming_image`.
     ///
@@ -145,7 +244,8 @@ pub trait BackingResolver {
 }
 
 /// Resolves names on the host file system as qemu does (absolute names as they are, relative
-/// names against the directory of the image that names them), confined: the file must resolve,
+/// names against the directory of the image that names them; Windows paths and file URLs as
+/// [`Role::host_path`] converts them), confined: the file must resolve,
 /// symlinks followed, to a regular file inside one of the allowed directories (the top image's
 /// directory and those the user allowed). A block device is accepted only when the top image
 /// is one. The final open does not follow symlinks and does not block; the type is checked on
@@ -178,13 +278,24 @@ impl BackingResolver for HostFiles {
         name: &str,
         role: Role,
     ) -> Result<(PathBuf, Arc<dyn ReadAt>), Error> {
-        let candidate = if Path::new(name).is_absolute() {
-            PathBuf::from(name)
+        let Some(host_name) = role.host_path(name) else {
+            return Err(Error::BackingOpen {
+                role,
+                name: name.to_owned(),
+                path: PathBuf::from(name),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "not a path on this host",
+                ),
+            });
+        };
+        let candidate = if Path::new(&host_name).is_absolute() {
+            PathBuf::from(host_name)
         } else {
             naming_image
                 .parent()
                 .unwrap_or_else(|| Path::new(""))
-                .join(name)
+                .join(host_name)
         };
         let fail = |source| Error::BackingOpen {
             role,
@@ -220,7 +331,7 @@ impl BackingResolver for HostFiles {
     }
 }
 
-/// Refuses every backing file and extent file: for images read from memory or from untrusted
+/// Refuses every file an image names: for images read from memory or from untrusted
 /// places where naming host files must not open them.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoFiles;
@@ -382,13 +493,13 @@ impl Disk {
         self.source.clone()
     }
 
-    /// This image, then its backing file, then that file's backing file, and so on.
+    /// This image, then its backing file (or parent), then that file's, and so on.
     pub fn chain(&self) -> &[Layer] {
         &self.chain
     }
 
-    /// Every file besides the top image that the disk reads (backing files, extent files), in
-    /// the order they were opened. Empty for a self-contained image.
+    /// Every file besides the top image that the disk reads (backing, extent and data files,
+    /// parents), in the order they were opened. Empty for a self-contained image.
     pub fn companions(&self) -> &[Companion] {
         &self.companions
     }
@@ -503,6 +614,70 @@ impl<'a> OpenCtx<'a> {
         });
         Ok((path, src))
     }
+
+    /// Fails when the chain already holds as many images as a chain may.
+    pub(crate) fn check_depth(&self) -> Result<(), Error> {
+        if self.chain.len() > MAX_BACKING_DEPTH {
+            return Err(Error::BackingTooDeep {
+                limit: MAX_BACKING_DEPTH,
+            });
+        }
+        Ok(())
+    }
+
+    /// Opens the file `name` that the image at `naming` names as the image below it in the
+    /// chain (a backing file, a parent), refusing chains that are too deep or come back to a
+    /// file already in them.
+    pub(crate) fn open_parent_file(
+        &mut self,
+        naming: &Path,
+        name: &str,
+        role: Role,
+    ) -> Result<(PathBuf, Arc<dyn ReadAt>), Error> {
+        self.check_depth()?;
+        let (path, src) = self.open_named(naming, name, role)?;
+        if !self.seen.insert(path.clone()) {
+            return Err(Error::BackingLoop { path });
+        }
+        Ok((path, src))
+    }
+
+    /// Opens a file from [`OpenCtx::open_parent_file`] as an image of `format`, adding it (and
+    /// what it names) to the chain. Errors inside it name the file.
+    pub(crate) fn open_parent_layer(
+        &mut self,
+        src: Arc<dyn ReadAt>,
+        path: &Path,
+        format: Format,
+    ) -> Result<Opened, Error> {
+        let opened = open_layer(self, src, path, format).map_err(|e| in_file(path, e))?;
+        Ok(Opened {
+            source: Arc::new(Member {
+                path: path.to_owned(),
+                inner: opened.source,
+            }),
+            ..opened
+        })
+    }
+
+    /// Checks that the parent of a `child` differencing disk, opened from `path`, is of the
+    /// child's own format (the formats read their parents as their own format only).
+    pub(crate) fn expect_parent_format(
+        &self,
+        src: &dyn ReadAt,
+        path: &Path,
+        child: Format,
+    ) -> Result<(), Error> {
+        let found = detect(src).map_err(|e| in_file(path, e))?;
+        if found != child {
+            return Err(Error::ParentFormat {
+                child,
+                path: path.to_owned(),
+                found,
+            });
+        }
+        Ok(())
+    }
 }
 
 fn open_layer(
@@ -534,8 +709,8 @@ fn open_layer(
             qcow2::open(src, header, backing, data_file, &ctx.cache)
         }
         Format::Vmdk => vmdk::open(src, path, ctx),
-        Format::Vhd => vhd::open(src, &ctx.cache),
-        Format::Vhdx => vhdx::open(src, &ctx.cache),
+        Format::Vhd => vhd::open(src, path, ctx),
+        Format::Vhdx => vhdx::open(src, path, ctx),
     }
 }
 
@@ -546,11 +721,7 @@ fn open_backing(
     name: &str,
     declared: Option<&str>,
 ) -> Result<Arc<dyn ReadAt>, Error> {
-    if ctx.chain.len() > MAX_BACKING_DEPTH {
-        return Err(Error::BackingTooDeep {
-            limit: MAX_BACKING_DEPTH,
-        });
-    }
+    ctx.check_depth()?;
     let declared = match declared {
         Some(n) => Some(
             Format::from_qemu_name(n)
@@ -558,27 +729,54 @@ fn open_backing(
         ),
         None => None,
     };
-    let (path, src) = ctx.open_named(naming, name, Role::BackingFile)?;
-    if !ctx.seen.insert(path.clone()) {
-        return Err(Error::BackingLoop { path });
-    }
-    let wrap = |e: Error| match e {
-        // Keep chain-level errors unwrapped so the message names the file once.
-        e @ (Error::BackingLoop { .. } | Error::BackingTooDeep { .. } | Error::InFile { .. }) => e,
-        e => Error::InFile {
-            path: path.clone(),
-            source: Box::new(e),
-        },
-    };
+    let (path, src) = ctx.open_parent_file(naming, name, Role::BackingFile)?;
     let format = match declared {
         Some(f) => f,
-        None => match detect(&*src).map_err(wrap)? {
+        None => match detect(&*src).map_err(|e| in_file(&path, e))? {
             Format::Raw => return Err(Error::UndeclaredRawBacking { path }),
             f => f,
         },
     };
-    let opened = open_layer(ctx, src, &path, format).map_err(wrap)?;
-    Ok(opened.source)
+    Ok(ctx.open_parent_layer(src, &path, format)?.source)
+}
+
+/// Wraps an error found in the chain member at `path` so the message names it; chain-level
+/// errors (and errors already naming their file) are kept as they are, so a file is named once.
+pub(crate) fn in_file(path: &Path, e: Error) -> Error {
+    match e {
+        e @ (Error::BackingLoop { .. } | Error::BackingTooDeep { .. } | Error::InFile { .. }) => e,
+        e => Error::InFile {
+            path: path.to_owned(),
+            source: Box::new(e),
+        },
+    }
+}
+
+/// A chain member below the top image: errors reading it name its file.
+struct Member {
+    path: PathBuf,
+    inner: Arc<dyn ReadAt>,
+}
+
+impl ReadAt for Member {
+    fn size(&self) -> u64 {
+        self.inner.size()
+    }
+
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        self.inner.read_exact_at(offset, buf).map_err(|e| {
+            let err = if e.get_ref().is_some_and(|r| r.is::<Error>()) {
+                match e.into_inner().map(|r| r.downcast::<Error>()) {
+                    Some(Ok(err)) => *err,
+                    Some(Err(other)) => Error::Io(std::io::Error::other(other)),
+                    None => Error::Io(std::io::ErrorKind::Other.into()),
+                }
+            } else {
+                Error::Io(e)
+            };
+            in_file(&self.path, err).into_io()
+        })
+    }
 }
 
 /// Reads from `backing` (zeros where there is none, and past its end).
@@ -638,6 +836,73 @@ mod tests {
                 (Err(frag), Err(e)) => assert!(e.contains(frag), "{head:?}: {e}"),
                 _ => panic!("{head:?}: got {got:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn names_in_images_become_host_paths() {
+        let cases: &[(Role, &str, Option<&str>)] = &[
+            (Role::BackingFile, "../b.qcow2", Some("../b.qcow2")),
+            (
+                Role::ParentFileNameHint,
+                "/abs/base.vmdk",
+                Some("/abs/base.vmdk"),
+            ),
+            (
+                Role::ParentLocator(Locator::W2ru),
+                ".\\base.vhd",
+                Some("./base.vhd"),
+            ),
+            (
+                Role::ParentLocator(Locator::W2ru),
+                "..\\a\\b.vhd",
+                Some("../a/b.vhd"),
+            ),
+            (Role::ParentLocator(Locator::W2ku), "C:\\VMs\\b.vhd", None),
+            (Role::ParentLocator(Locator::W2ku), "c:b.vhd", None),
+            (
+                Role::ParentLocator(Locator::W2ku),
+                "\\\\srv\\share\\b.vhd",
+                None,
+            ),
+            (Role::ParentLocator(Locator::W2ku), "\\VMs\\b.vhd", None),
+            (
+                Role::ParentLocator(Locator::W2ku),
+                "/posix/b.vhd",
+                Some("/posix/b.vhd"),
+            ),
+            (
+                Role::ParentLocator(Locator::RelativePath),
+                "p.vhdx",
+                Some("p.vhdx"),
+            ),
+            (
+                Role::ParentLocator(Locator::AbsoluteWin32Path),
+                "\\\\?\\d:\\p.vhdx",
+                None,
+            ),
+            (Role::ParentLocator(Locator::VolumePath), "p.vhdx", None),
+            (
+                Role::ParentLocator(Locator::MacX),
+                "file://./a%20b.vhd",
+                Some("./a b.vhd"),
+            ),
+            (
+                Role::ParentLocator(Locator::MacX),
+                "file://localhost/U/b.vhd",
+                Some("/U/b.vhd"),
+            ),
+            (
+                Role::ParentLocator(Locator::MacX),
+                "file:///U/b.vhd",
+                Some("/U/b.vhd"),
+            ),
+            (Role::ParentLocator(Locator::MacX), "file://./bad%zz", None),
+            (Role::ParentLocator(Locator::MacX), "http://x/b.vhd", None),
+            (Role::ParentLocator(Locator::MacX), "file://", None),
+        ];
+        for (role, name, want) in cases {
+            assert_eq!(role.host_path(name).as_deref(), *want, "{role} {name:?}");
         }
     }
 

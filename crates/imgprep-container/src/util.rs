@@ -307,20 +307,39 @@ impl Crc32c {
 ///
 /// `zlib_header` selects zlib framing (VMDK grains) or raw deflate (qcow2 clusters). Returns the
 /// buffer and the number of bytes produced, and whether the stream reached its end.
+///
+/// The decompressor (tens of KiB of state) is kept per thread and reset between calls, and the
+/// output is written into fresh capacity, then zero-filled past what was produced: a cluster is
+/// not zeroed before it is overwritten.
 pub(crate) fn inflate(
     input: &[u8],
     out_len: usize,
     zlib_header: bool,
 ) -> Result<(Vec<u8>, usize, bool), String> {
-    let mut out = vec![0u8; out_len];
-    let mut d = flate2::Decompress::new(zlib_header);
-    let status = d
-        .decompress(input, &mut out, flate2::FlushDecompress::Finish)
-        .map_err(|e| format!("invalid deflate data: {e}"))?;
-    let produced = usize::try_from(d.total_out())
-        .unwrap_or(usize::MAX)
-        .min(out_len);
-    Ok((out, produced, status == flate2::Status::StreamEnd))
+    thread_local! {
+        static DECOMPRESS: std::cell::RefCell<Option<(bool, flate2::Decompress)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    DECOMPRESS.with_borrow_mut(|slot| {
+        let d = match slot {
+            Some((header, d)) if *header == zlib_header => {
+                d.reset(zlib_header);
+                d
+            }
+            _ => {
+                &mut slot
+                    .insert((zlib_header, flate2::Decompress::new(zlib_header)))
+                    .1
+            }
+        };
+        let mut out = Vec::with_capacity(out_len);
+        let status = d
+            .decompress_vec(input, &mut out, flate2::FlushDecompress::Finish)
+            .map_err(|e| format!("invalid deflate data: {e}"))?;
+        let produced = out.len().min(out_len);
+        out.resize(out_len, 0);
+        Ok((out, produced, status == flate2::Status::StreamEnd))
+    })
 }
 
 #[cfg(test)]
@@ -333,6 +352,44 @@ mod tests {
         c.update(b"1234");
         c.update(b"56789");
         assert_eq!(c.finish(), 0xe306_9283);
+    }
+
+    #[test]
+    fn inflate_reuses_its_state_across_streams_and_framings() {
+        use std::io::Write as _;
+        let deflate = |data: &[u8], zlib: bool| {
+            let level = flate2::Compression::default();
+            if zlib {
+                let mut e = flate2::write::ZlibEncoder::new(Vec::new(), level);
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            } else {
+                let mut e = flate2::write::DeflateEncoder::new(Vec::new(), level);
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+        };
+        let a: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+        let b = b"a short stream".to_vec();
+        for (data, zlib) in [
+            (&a, false),
+            (&b, false),
+            (&a, true),
+            (&b, true),
+            (&a, false),
+        ] {
+            let (out, produced, end) = inflate(&deflate(data, zlib), 1 << 17, zlib).unwrap();
+            assert_eq!((produced, end), (data.len(), true));
+            assert_eq!(&out[..produced], &data[..]);
+            assert!(out.len() == 1 << 17 && out[produced..].iter().all(|&x| x == 0));
+        }
+        // Output longer than the buffer: cut at its length, stream not ended.
+        let (out, produced, end) = inflate(&deflate(&a, false), 1000, false).unwrap();
+        assert_eq!((out.len(), produced, end), (1000, 1000, false));
+        assert_eq!(&out[..], &a[..1000]);
+        assert!(inflate(b"\xff\xff\xff", 100, false).is_err());
+        // A failed stream leaves nothing behind for the next one.
+        assert_eq!(inflate(&deflate(&b, false), 100, false).unwrap().1, b.len());
     }
 
     #[test]

@@ -2,15 +2,25 @@
 //! sequence number wins), region table, metadata items and the BAT with its interleaved sector
 //! bitmap entries.
 //!
-//! Differencing disks and logs that still need replaying are refused.
+//! A log with entries to replay is replayed in memory first (`vhdx_log`): every later read of the
+//! file goes through the replayed overlay.
+//!
+//! Differencing disks (`HasParent`) find their parent through the parent locator metadata item,
+//! trying `relative_path`, then `volume_path`, then `absolute_win32_path` as the specification
+//! orders them (only a relative path can name a file on this host). The parent must be a VHDX
+//! whose DataWriteGuid is the child's `parent_linkage` (or `parent_linkage2`) and whose logical
+//! sector size is the child's. Blocks not present read from the parent; partially present blocks
+//! read each sector from the file or the parent as the chunk's sector bitmap says.
 
 use std::io;
+use std::path::Path;
 use std::sync::Arc;
 
 use imgprep_io::ReadAt;
 
-use crate::util::{self, Cache, Crc32c, Tables, check_within, field};
-use crate::{Error, Format, Opened};
+use crate::util::{self, Crc32c, Tables, check_within, field};
+use crate::vhdx_log::{self, LogHeader};
+use crate::{Error, Format, Locator, OpenCtx, Opened, Role};
 
 const F: Format = Format::Vhdx;
 const KIB: u64 = 1024;
@@ -21,8 +31,10 @@ const METADATA_TABLE_SIZE: usize = 64 * KIB as usize;
 const MAX_TABLE_ENTRIES: u32 = 2047;
 /// The largest virtual disk the format allows: 64 TiB.
 const MAX_VIRTUAL_SIZE: u64 = 64 << 40;
-/// The largest log scanned for entries that need replaying.
-const MAX_LOG_SCAN: u64 = 32 * MIB;
+/// The largest metadata item the format allows.
+const MAX_ITEM: u64 = MIB;
+/// Sectors one sector bitmap block describes.
+const CHUNK_SECTORS: u64 = 1 << 23;
 
 /// A GUID in its on-disk (little-endian fields) byte order.
 const fn guid(a: u32, b: u16, c: u16, d: [u8; 8]) -> [u8; 16] {
@@ -84,6 +96,14 @@ const PARENT_LOCATOR: [u8; 16] = guid(
     [0xab, 0xf7, 0xd3, 0xd8, 0x48, 0x34, 0xab, 0x0c],
 );
 
+/// The parent locator type of a VHDX parent.
+const VHDX_LOCATOR_TYPE: [u8; 16] = guid(
+    0xb04a_efb7,
+    0xd19e,
+    0x4a81,
+    [0xb7, 0x89, 0x25, 0xb8, 0xe9, 0x44, 0x59, 0x13],
+);
+
 /// Payload block states.
 const PAYLOAD_NOT_PRESENT: u64 = 0;
 const PAYLOAD_UNDEFINED: u64 = 1;
@@ -91,6 +111,7 @@ const PAYLOAD_ZERO: u64 = 2;
 const PAYLOAD_UNMAPPED: u64 = 3;
 const PAYLOAD_FULLY_PRESENT: u64 = 6;
 const PAYLOAD_PARTIALLY_PRESENT: u64 = 7;
+const SB_BLOCK_PRESENT: u64 = 6;
 const BAT_OFFSET_MASK: u64 = 0xffff_ffff_fff0_0000;
 
 /// Checks the CRC-32C stored at offset 4 of `buf`, computed with that field zeroed. Returns
@@ -106,11 +127,9 @@ fn checksum_ok(buf: &[u8]) -> (bool, u32, u32) {
 }
 
 struct Header {
-    at: u64,
     sequence: u64,
-    log_guid: [u8; 16],
-    log_length: u32,
-    log_offset: u64,
+    data_write_guid: [u8; 16],
+    log: LogHeader,
 }
 
 fn read_header(file: &dyn ReadAt, at: u64) -> Result<Header, Error> {
@@ -139,11 +158,15 @@ fn read_header(file: &dyn ReadAt, at: u64) -> Result<Header, Error> {
         return Err(Error::invalid(F, "header version", at + 66, "1", version));
     }
     Ok(Header {
-        at,
         sequence: field::le64(&h, 8),
-        log_guid: field::bytes(&h, 48),
-        log_length: field::le32(&h, 68),
-        log_offset: field::le64(&h, 72),
+        data_write_guid: field::bytes(&h, 32),
+        log: LogHeader {
+            at,
+            log_guid: field::bytes(&h, 48),
+            log_version: field::le16(&h, 64),
+            log_length: field::le32(&h, 68),
+            log_offset: field::le64(&h, 72),
+        },
     })
 }
 
@@ -256,6 +279,10 @@ struct Metadata {
     has_parent: bool,
     virtual_size: u64,
     logical_sector: u32,
+    /// The parent locator item and its file offset.
+    parent_locator: Option<(Vec<u8>, u64)>,
+    /// File offset of the metadata table.
+    table_at: u64,
 }
 
 fn read_metadata(file: &dyn ReadAt, region: &Region) -> Result<Metadata, Error> {
@@ -292,6 +319,7 @@ fn read_metadata(file: &dyn ReadAt, region: &Region) -> Result<Metadata, Error> 
     let mut params = None;
     let mut size = None;
     let mut logical = None;
+    let mut parent_locator = None;
     for i in 0..count as usize {
         let e = 32 + i * 32;
         let id: [u8; 16] = field::bytes(&t, e);
@@ -330,7 +358,18 @@ fn read_metadata(file: &dyn ReadAt, region: &Region) -> Result<Metadata, Error> 
             size = Some(field::le64(&item(8)?, 0));
         } else if id == LOGICAL_SECTOR_SIZE {
             logical = Some(field::le32(&item(4)?, 0));
-        } else if id == PHYSICAL_SECTOR_SIZE || id == PAGE83_DATA || id == PARENT_LOCATOR {
+        } else if id == PARENT_LOCATOR {
+            if length > MAX_ITEM {
+                return Err(Error::invalid(
+                    F,
+                    "parent locator item length",
+                    entry_at + 20,
+                    format!("at most {MAX_ITEM}"),
+                    length,
+                ));
+            }
+            parent_locator = Some((item(length)?, at + offset));
+        } else if id == PHYSICAL_SECTOR_SIZE || id == PAGE83_DATA {
         } else if required {
             return Err(Error::unsupported(
                 F,
@@ -376,76 +415,227 @@ fn read_metadata(file: &dyn ReadAt, region: &Region) -> Result<Metadata, Error> 
         has_parent: flags & 2 != 0,
         virtual_size,
         logical_sector,
+        parent_locator,
+        table_at: at,
     })
 }
 
-/// Whether the log holds an entry of the current log (matching GUID, valid checksum): such a
-/// log must be replayed before the image reads right.
-fn log_needs_replay(file: &dyn ReadAt, h: &Header) -> Result<bool, Error> {
-    const SECTOR: u64 = 4096;
-    if h.log_guid == [0u8; 16] {
-        return Ok(false);
-    }
-    let length = u64::from(h.log_length);
-    if length == 0 {
-        return Ok(false);
-    }
-    if !length.is_multiple_of(SECTOR) {
-        return Err(Error::invalid(
-            F,
-            "log length",
-            h.at + 68,
-            "a multiple of 4096",
-            length,
-        ));
-    }
-    if length > MAX_LOG_SCAN {
-        return Err(Error::unsupported(
-            F,
-            format!("log of {length} bytes that may need replaying"),
-        ));
-    }
-    check_within(F, "log", h.log_offset, length, file.size())?;
-    // Checksumming is bounded: a log crafted to make every sector look like a long entry is
-    // treated as one that needs replaying.
-    let mut budget = 4 * length;
-    let mut head = [0u8; 48];
-    let mut chunk = vec![0u8; 64 * 1024];
-    for start in (0..length).step_by(SECTOR as usize) {
-        file.read_exact_at(h.log_offset + start, &mut head)?;
-        if !head.starts_with(b"loge") || field::bytes::<16>(&head, 32) != h.log_guid {
-            continue;
-        }
-        let entry_len = u64::from(field::le32(&head, 8));
-        if entry_len == 0 || !entry_len.is_multiple_of(SECTOR) || entry_len > length {
-            continue;
-        }
-        if entry_len > budget {
-            return Ok(true);
-        }
-        budget -= entry_len;
-        // The log is circular: an entry may wrap around to its start.
-        let mut crc = Crc32c::new();
-        let mut done = 0u64;
-        while done < entry_len {
-            let pos = (start + done) % length;
-            let n = (entry_len - done).min(length - pos).min(chunk.len() as u64) as usize;
-            let buf = &mut chunk[..n];
-            file.read_exact_at(h.log_offset + pos, buf)?;
-            if done == 0 {
-                buf[4..8].fill(0);
-            }
-            crc.update(buf);
-            done += n as u64;
-        }
-        if crc.finish() == field::le32(&head, 4) {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+/// A GUID (on-disk byte order) spelled as the parent locator spells it: `{lowercase-hex}`.
+fn guid_text(g: &[u8; 16]) -> String {
+    let a = u32::from_le_bytes([g[0], g[1], g[2], g[3]]);
+    let b = u16::from_le_bytes([g[4], g[5]]);
+    let c = u16::from_le_bytes([g[6], g[7]]);
+    let d: String = g[8..10].iter().map(|x| format!("{x:02x}")).collect();
+    let e: String = g[10..].iter().map(|x| format!("{x:02x}")).collect();
+    format!("{{{a:08x}-{b:04x}-{c:04x}-{d}-{e}}}")
 }
 
-pub(crate) fn open(file: Arc<dyn ReadAt>, cache: &Arc<Cache>) -> Result<Opened, Error> {
+/// Parses `{xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}` (any case) into on-disk byte order.
+fn parse_guid(text: &str) -> Option<[u8; 16]> {
+    let inner = text.strip_prefix('{')?.strip_suffix('}')?;
+    let parts: Vec<&str> = inner.split('-').collect();
+    let lens = [8, 4, 4, 4, 12];
+    if parts.len() != 5
+        || parts
+            .iter()
+            .zip(lens)
+            .any(|(p, l)| p.len() != l || !p.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return None;
+    }
+    let hex = |s: &str| -> Option<Vec<u8>> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+            .collect()
+    };
+    let a = u32::from_str_radix(parts[0], 16).ok()?;
+    let b = u16::from_str_radix(parts[1], 16).ok()?;
+    let c = u16::from_str_radix(parts[2], 16).ok()?;
+    let d = hex(parts[3])?;
+    let e = hex(parts[4])?;
+    Some(guid(
+        a,
+        b,
+        c,
+        [d[0], d[1], e[0], e[1], e[2], e[3], e[4], e[5]],
+    ))
+}
+
+/// What a VHDX parent locator says: the parent's possible DataWriteGuids and the paths to try.
+struct ParentLocatorItem {
+    linkage: Vec<[u8; 16]>,
+    /// Paths in the order they are tried.
+    paths: Vec<(Locator, String)>,
+}
+
+/// Parses the parent locator item `b` found at file offset `at` (MS-VHDX 2.6.2.6).
+fn parse_parent_locator(b: &[u8], at: u64) -> Result<ParentLocatorItem, Error> {
+    let bad = |offset: u64, expected: &str, found: String| {
+        Error::invalid(F, "parent locator", at + offset, expected, found)
+    };
+    if b.len() < 20 {
+        return Err(bad(0, "at least 20 bytes", format!("{} bytes", b.len())));
+    }
+    let kind: [u8; 16] = field::bytes(b, 0);
+    if kind != VHDX_LOCATOR_TYPE {
+        return Err(Error::unsupported(
+            F,
+            format!(
+                "parent locator type {} (only VHDX parents, {}, are read)",
+                guid_text(&kind),
+                guid_text(&VHDX_LOCATOR_TYPE)
+            ),
+        ));
+    }
+    let count = usize::from(field::le16(b, 18));
+    if 20 + count * 12 > b.len() {
+        return Err(bad(
+            18,
+            &format!("entries inside the {}-byte item", b.len()),
+            format!("{count} entries"),
+        ));
+    }
+    let text = |e: usize, off: usize, len: usize| -> Result<String, Error> {
+        let raw = off
+            .checked_add(len)
+            .and_then(|end| b.get(off..end))
+            .filter(|r| off > 0 && !r.is_empty() && r.len() % 2 == 0)
+            .ok_or_else(|| {
+                bad(
+                    e as u64,
+                    "a non-empty UTF-16 string inside the item",
+                    format!("{len} bytes at {off:#x}"),
+                )
+            })?;
+        let units: Vec<u16> = raw
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        String::from_utf16(&units).map_err(|_| bad(off as u64, "UTF-16LE", format!("{raw:02x?}")))
+    };
+    let mut keys: Vec<(String, String, usize)> = Vec::with_capacity(count);
+    for i in 0..count {
+        let e = 20 + i * 12;
+        let key = text(
+            e,
+            field::le32(b, e) as usize,
+            usize::from(field::le16(b, e + 8)),
+        )?;
+        let value = text(
+            e,
+            field::le32(b, e + 4) as usize,
+            usize::from(field::le16(b, e + 10)),
+        )?;
+        if keys.iter().any(|(k, _, _)| *k == key) {
+            return Err(bad(e as u64, "unique keys", format!("{key:?} twice")));
+        }
+        keys.push((key, value, e));
+    }
+    let get = |k: &str| keys.iter().find(|(key, _, _)| key == k);
+    let mut linkage = Vec::new();
+    for k in ["parent_linkage", "parent_linkage2"] {
+        if let Some((_, v, e)) = get(k) {
+            linkage
+                .push(parse_guid(v).ok_or_else(|| {
+                    bad(*e as u64, &format!("{k} as {{GUID}}"), format!("{v:?}"))
+                })?);
+        }
+    }
+    if get("parent_linkage").is_none() {
+        return Err(bad(0, "a parent_linkage entry", "none".to_owned()));
+    }
+    let paths = [
+        ("relative_path", Locator::RelativePath),
+        ("volume_path", Locator::VolumePath),
+        ("absolute_win32_path", Locator::AbsoluteWin32Path),
+    ]
+    .into_iter()
+    .filter_map(|(k, l)| get(k).map(|(_, v, _)| (l, v.clone())))
+    .collect();
+    Ok(ParentLocatorItem { linkage, paths })
+}
+
+/// Opens the parent of the differencing disk at `path` through the first locator path that leads
+/// to a file, and checks it is the parent the child was made from.
+fn open_parent(
+    ctx: &mut OpenCtx<'_>,
+    path: &Path,
+    md: &Metadata,
+) -> Result<Arc<dyn ReadAt>, Error> {
+    let Some((item, at)) = &md.parent_locator else {
+        return Err(Error::invalid(
+            F,
+            "metadata table",
+            md.table_at,
+            "a parent locator item in a differencing disk (HasParent)",
+            "none",
+        ));
+    };
+    let loc = parse_parent_locator(item, *at)?;
+    let mut tried = Vec::new();
+    for (kind, name) in &loc.paths {
+        let role = Role::ParentLocator(*kind);
+        if role.host_path(name).is_none() {
+            tried.push(format!("{kind} {name:?} (not a path on this host)"));
+            continue;
+        }
+        let (ppath, src) = match ctx.open_parent_file(path, name, role) {
+            Ok(found) => found,
+            Err(Error::BackingOpen {
+                source, path: p, ..
+            }) if source.kind() == io::ErrorKind::NotFound => {
+                tried.push(format!("{kind} {name:?} (no file at {})", p.display()));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        ctx.expect_parent_format(&*src, &ppath, F)?;
+        let opened = ctx.open_parent_layer(src.clone(), &ppath, F)?;
+        let found = pick_header(&*src)
+            .map_err(|e| crate::in_file(&ppath, e))?
+            .data_write_guid;
+        if !loc.linkage.contains(&found) {
+            let expected: Vec<String> = loc.linkage.iter().map(guid_text).collect();
+            return Err(Error::ParentMismatch {
+                format: F,
+                child_field: "parent_linkage",
+                expected: expected.join(" or "),
+                parent_field: "DataWriteGuid",
+                found: guid_text(&found),
+                parent: ppath,
+            });
+        }
+        if opened.sector_size != md.logical_sector {
+            return Err(Error::ParentMismatch {
+                format: F,
+                child_field: "logical sector size",
+                expected: md.logical_sector.to_string(),
+                parent_field: "logical sector size",
+                found: opened.sector_size.to_string(),
+                parent: ppath,
+            });
+        }
+        return Ok(opened.source);
+    }
+    if tried.is_empty() {
+        tried.push(format!(
+            "the parent locator at {at:#x} has no relative_path, volume_path or \
+             absolute_win32_path"
+        ));
+    }
+    Err(Error::ParentNotFound {
+        format: F,
+        tried: tried.join("; "),
+    })
+}
+
+pub(crate) fn open(
+    file: Arc<dyn ReadAt>,
+    path: &Path,
+    ctx: &mut OpenCtx<'_>,
+) -> Result<Opened, Error> {
+    let cache = ctx.cache.clone();
     let ident = util::read_struct(&*file, F, "file identifier", 0, 8)?;
     if ident != b"vhdxfile" {
         return Err(Error::invalid(
@@ -457,31 +647,23 @@ pub(crate) fn open(file: Arc<dyn ReadAt>, cache: &Arc<Cache>) -> Result<Opened, 
         ));
     }
     let header = pick_header(&*file)?;
-    if log_needs_replay(&*file, &header)? {
-        return Err(Error::unsupported(
-            F,
-            format!(
-                "log that needs replaying (header at {:#x}, log at {:#x}); replay it with \
-                 qemu-img check -r all or by attaching the disk in Hyper-V",
-                header.at, header.log_offset
-            ),
-        ));
-    }
+    // Everything after the headers is read as it is once the log is replayed.
+    let file: Arc<dyn ReadAt> = match vhdx_log::replay(&file, &header.log)? {
+        Some(replayed) => Arc::new(replayed),
+        None => file,
+    };
     let (bat, meta) = match read_region_table(&*file, 192 * KIB) {
         Ok(r) => r,
         Err(first) => read_region_table(&*file, 256 * KIB).map_err(|_| first)?,
     };
     let md = read_metadata(&*file, &meta)?;
-    if md.has_parent {
-        return Err(Error::unsupported(
-            F,
-            "differencing disk (file parameters has_parent)",
-        ));
-    }
-    let chunk_ratio = (1u64 << 23) * u64::from(md.logical_sector) / md.block_size;
+    let chunk_ratio = CHUNK_SECTORS * u64::from(md.logical_sector) / md.block_size;
     let data_blocks = md.virtual_size.div_ceil(md.block_size);
     let entries = if data_blocks == 0 {
         0
+    } else if md.has_parent {
+        // A differencing disk's BAT reaches the sector bitmap entry of the last chunk.
+        data_blocks.div_ceil(chunk_ratio) * (chunk_ratio + 1)
     } else {
         data_blocks + (data_blocks - 1) / chunk_ratio
     };
@@ -494,13 +676,20 @@ pub(crate) fn open(file: Arc<dyn ReadAt>, cache: &Arc<Cache>) -> Result<Opened, 
             needed: entries,
         });
     }
+    let parent = if md.has_parent {
+        Some(open_parent(ctx, path, &md)?)
+    } else {
+        None
+    };
     let reader = Vhdx {
-        tables: Tables::new(file.clone(), cache),
+        tables: Tables::new(file.clone(), &cache),
         file,
         size: md.virtual_size,
         block_size: md.block_size,
+        logical_sector: u64::from(md.logical_sector),
         chunk_ratio,
         bat_offset: bat.offset,
+        parent,
     };
     Ok(Opened {
         source: Arc::new(reader),
@@ -514,8 +703,11 @@ struct Vhdx {
     tables: Tables,
     size: u64,
     block_size: u64,
+    logical_sector: u64,
     chunk_ratio: u64,
     bat_offset: u64,
+    /// The parent of a differencing disk.
+    parent: Option<Arc<dyn ReadAt>>,
 }
 
 impl Vhdx {
@@ -531,30 +723,23 @@ impl Vhdx {
             let entry_at = self.bat_offset + (block + block / self.chunk_ratio) * 8;
             let entry = self.tables.le_u64(entry_at)?;
             match entry & 7 {
-                PAYLOAD_NOT_PRESENT | PAYLOAD_UNDEFINED | PAYLOAD_ZERO | PAYLOAD_UNMAPPED => {
-                    out.fill(0)
-                }
-                PAYLOAD_FULLY_PRESENT => {
-                    let block_at = entry & BAT_OFFSET_MASK;
-                    let at = block_at.checked_add(within).ok_or(Error::PastEof {
-                        format: F,
-                        what: "payload block",
-                        offset: block_at,
-                        end: u64::MAX,
-                        file_size: self.file.size(),
-                    })?;
-                    check_within(F, "payload block", at, n as u64, self.file.size())?;
-                    self.file.read_exact_at(at, out)?;
-                }
-                PAYLOAD_PARTIALLY_PRESENT => {
-                    return Err(Error::invalid(
-                        F,
-                        "BAT entry",
-                        entry_at,
-                        "no partially present blocks outside differencing disks",
-                        format!("{entry:#x}"),
-                    ));
-                }
+                PAYLOAD_NOT_PRESENT => crate::read_backing(self.parent.as_ref(), pos, out)?,
+                // Undefined and unmapped blocks may read as zeros (MS-VHDX 2.5.1.1), also in a
+                // differencing disk: they do not fall through to the parent.
+                PAYLOAD_UNDEFINED | PAYLOAD_ZERO | PAYLOAD_UNMAPPED => out.fill(0),
+                PAYLOAD_FULLY_PRESENT => self.read_payload(entry, within, out)?,
+                PAYLOAD_PARTIALLY_PRESENT => match &self.parent {
+                    Some(parent) => self.read_partial(block, entry, pos, within, out, parent)?,
+                    None => {
+                        return Err(Error::invalid(
+                            F,
+                            "BAT entry",
+                            entry_at,
+                            "no partially present blocks outside differencing disks",
+                            format!("{entry:#x}"),
+                        ));
+                    }
+                },
                 state => {
                     return Err(Error::invalid(
                         F,
@@ -571,6 +756,76 @@ impl Vhdx {
     }
 }
 
+impl Vhdx {
+    /// Reads `out` at `within` the payload block of BAT entry `entry`.
+    fn read_payload(&self, entry: u64, within: u64, out: &mut [u8]) -> Result<(), Error> {
+        let block_at = entry & BAT_OFFSET_MASK;
+        let at = block_at.checked_add(within).ok_or(Error::PastEof {
+            format: F,
+            what: "payload block",
+            offset: block_at,
+            end: u64::MAX,
+            file_size: self.file.size(),
+        })?;
+        check_within(F, "payload block", at, out.len() as u64, self.file.size())?;
+        self.file.read_exact_at(at, out)?;
+        Ok(())
+    }
+
+    /// Reads `out` at disk offset `pos` (`within` partially present block `block`): sectors the
+    /// chunk's sector bitmap marks present from the block, the others from `parent`.
+    fn read_partial(
+        &self,
+        block: u64,
+        entry: u64,
+        pos: u64,
+        within: u64,
+        out: &mut [u8],
+        parent: &Arc<dyn ReadAt>,
+    ) -> Result<(), Error> {
+        let chunk = block / self.chunk_ratio;
+        let sb_at_entry = self.bat_offset + (chunk * (self.chunk_ratio + 1) + self.chunk_ratio) * 8;
+        let sb = self.tables.le_u64(sb_at_entry)?;
+        if sb & 7 != SB_BLOCK_PRESENT {
+            return Err(Error::invalid(
+                F,
+                "sector bitmap BAT entry",
+                sb_at_entry,
+                "a present sector bitmap block (state 6) for a partially present block",
+                format!("{sb:#x}"),
+            ));
+        }
+        let bitmap_at = sb & BAT_OFFSET_MASK;
+        check_within(F, "sector bitmap block", bitmap_at, MIB, self.file.size())?;
+        let ls = self.logical_sector;
+        let chunk_start = chunk * self.chunk_ratio * self.block_size;
+        let present = |sector: u64| -> Result<bool, Error> {
+            let mut byte = [0u8; 1];
+            self.tables.read(bitmap_at + sector / 8, &mut byte)?;
+            Ok(byte[0] & (1 << (sector % 8)) != 0)
+        };
+        let mut done = 0usize;
+        while done < out.len() {
+            let at = pos + done as u64;
+            let sector = (at - chunk_start) / ls;
+            let here = present(sector)?;
+            let mut end = ((sector + 1) * ls + chunk_start - pos) as usize;
+            while end < out.len() && present((pos + end as u64 - chunk_start) / ls)? == here {
+                end += ls as usize;
+            }
+            let end = end.min(out.len());
+            let part = &mut out[done..end];
+            if here {
+                self.read_payload(entry, within + done as u64, part)?;
+            } else {
+                crate::read_backing(Some(parent), at, part)?;
+            }
+            done = end;
+        }
+        Ok(())
+    }
+}
+
 impl ReadAt for Vhdx {
     fn size(&self) -> u64 {
         self.size
@@ -578,5 +833,29 @@ impl ReadAt for Vhdx {
 
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         self.read(offset, buf).map_err(Error::into_io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linkage_guids_read_as_the_parent_locator_spells_them() {
+        let text = "{83ed0ec3-24c8-49a6-a959-5e4bf1288bfb}";
+        let g = parse_guid(text).unwrap();
+        assert_eq!(g[..4], [0xc3, 0x0e, 0xed, 0x83]);
+        assert_eq!(g[8..10], [0xa9, 0x59]);
+        assert_eq!(guid_text(&g), text);
+        assert_eq!(parse_guid(&text.to_uppercase()), Some(g));
+        for bad in [
+            "83ed0ec3-24c8-49a6-a959-5e4bf1288bfb",
+            "{83ed0ec3-24c8-49a6-a959-5e4bf1288bf}",
+            "{83ed0ec3-24c8-49a6a959-5e4bf1288bfbb}",
+            "{83ed0ec3-24c8-49a6-a959-5e4bf1288bfg}",
+            "{+3ed0ec3-24c8-49a6-a959-5e4bf1288bfb}",
+        ] {
+            assert_eq!(parse_guid(bad), None, "{bad}");
+        }
     }
 }

@@ -4,8 +4,14 @@
 //!
 //! Extent lines are read as qemu's block/vmdk.c reads them: a SPARSE extent's size comes from
 //! its own header, a FLAT extent reads zeros past the end of its file. Extents qemu would skip or
-//! that would need more than this reader has (ZERO, read-only, VMFS and seSparse extents, delta
-//! disks with a parent) are refused rather than read differently.
+//! that would need more than this reader has (ZERO, read-only, VMFS and seSparse extents) are
+//! refused rather than read differently.
+//!
+//! A delta disk names its parent in its descriptor (`parentFileNameHint`, in a descriptor file
+//! or embedded in a sparse file), found and checked as qemu does: the name relative to the
+//! directory of the file naming it, the parent read as a VMDK, its `CID` equal to the child's
+//! `parentCID`. Grains the child does not allocate (and does not mark zeroed) read from the
+//! parent.
 
 use std::io;
 use std::path::Path;
@@ -14,7 +20,7 @@ use std::sync::Arc;
 use imgprep_io::ReadAt;
 
 use crate::util::{self, Cache, Tables, check_within, field};
-use crate::{Error, Format, OpenCtx, Opened, Role};
+use crate::{Error, Format, OpenCtx, Opened, Role, in_file};
 
 const F: Format = Format::Vmdk;
 const GD_AT_END: u64 = u64::MAX;
@@ -32,8 +38,13 @@ const MAX_GTES: u32 = 512;
 const MAX_COMPRESSED_GRAIN: u64 = 4 << 20;
 /// qemu reads at most this much of a descriptor file.
 const MAX_DESCRIPTOR: u64 = (1 << 20) - 1;
-/// Descriptors embedded in sparse files are small (qemu looks at 10 KiB of them).
-const MAX_EMBEDDED_DESCRIPTOR: u64 = 64 << 10;
+/// How much of a descriptor qemu searches for `parentFileNameHint`, `CID` and `parentCID`: 20
+/// sectors, at offset 0 of a descriptor file or 0x200 of a sparse file (where qemu-img and
+/// VMware put the embedded descriptor).
+const DESC_SIZE: usize = 20 * 512;
+const EMBEDDED_DESC_AT: u64 = 0x200;
+/// qemu's longest backing file name (PATH_MAX - 1).
+const MAX_PARENT_NAME: usize = 4095;
 const MAX_EXTENTS: usize = 4096;
 
 /// Whether `head` (the first bytes of a file) is a VMDK descriptor file, by qemu's rule: only
@@ -85,13 +96,18 @@ pub(crate) fn open(
     if file.size() >= 4 {
         file.read_exact_at(0, &mut magic)?;
     }
-    let extents = match &magic {
+    let (extents, desc_at) = match &magic {
         b"KDMV" => {
-            let sparse = Sparse::open(file, cache, true)?;
-            vec![Extent::Sparse(sparse)]
+            let sparse = Sparse::open(file.clone(), cache)?;
+            (vec![Extent::Sparse(sparse)], EMBEDDED_DESC_AT)
         }
         b"COWD" => return Err(Error::unsupported(F, "VMware 3 (COWD) sparse extent")),
-        _ => open_descriptor(&*file, path, ctx)?,
+        _ => (open_descriptor(&*file, path, ctx)?, 0),
+    };
+    let desc = descriptor_head(&*file, desc_at)?;
+    let parent = match parent_ref(&desc, desc_at)? {
+        Some(p) => Some(open_parent(ctx, path, &p)?),
+        None => None,
     };
     let mut starts = Vec::with_capacity(extents.len());
     let mut size = 0u64;
@@ -106,24 +122,150 @@ pub(crate) fn open(
             extents,
             starts,
             size,
+            parent,
         }),
         size,
         sector_size: 512,
     })
 }
 
-fn refuse_parent(text: &str) -> Result<(), Error> {
-    if let Some(line) = text
-        .lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("parentFileNameHint"))
-    {
-        return Err(Error::unsupported(
-            F,
-            format!("delta disk with a parent ({line})"),
-        ));
+/// The part of a descriptor qemu searches for the parent fields: [`DESC_SIZE`] bytes at `at`
+/// (zeros past the end of the file), up to the first NUL.
+fn descriptor_head(file: &dyn ReadAt, at: u64) -> Result<Vec<u8>, Error> {
+    let mut raw = vec![0u8; DESC_SIZE];
+    util::read_zero_past_eof(file, at, &mut raw)?;
+    raw[DESC_SIZE - 1] = 0;
+    if let Some(nul) = raw.iter().position(|&b| b == 0) {
+        raw.truncate(nul);
     }
-    Ok(())
+    Ok(raw)
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The 1-based descriptor line holding byte `at` of a descriptor read from offset `desc_at`.
+fn line_of(desc: &[u8], at: usize) -> usize {
+    desc[..at].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+/// A delta disk's reference to its parent.
+#[derive(Debug, PartialEq, Eq)]
+struct ParentRef {
+    /// `parentFileNameHint`.
+    name: String,
+    /// `parentCID`.
+    parent_cid: u32,
+}
+
+/// The parent a descriptor names, read as qemu's vmdk_parent_open does: the first
+/// `parentFileNameHint="NAME"` (an empty name names no parent), and `parentCID`.
+fn parent_ref(desc: &[u8], desc_at: u64) -> Result<Option<ParentRef>, Error> {
+    const KEY: &[u8] = b"parentFileNameHint";
+    let Some(at) = find(desc, KEY) else {
+        return Ok(None);
+    };
+    let bad = |detail: String| Error::Descriptor {
+        line: line_of(desc, at),
+        detail: if desc_at == 0 {
+            detail
+        } else {
+            format!("{detail} (descriptor at {desc_at:#x})")
+        },
+    };
+    let rest = &desc[at + KEY.len()..];
+    let Some(rest) = rest.strip_prefix(b"=\"") else {
+        return Err(bad(
+            "parentFileNameHint: expected parentFileNameHint=\"NAME\"".to_owned(),
+        ));
+    };
+    let Some(end) = rest.iter().position(|&b| b == b'"') else {
+        return Err(bad("parentFileNameHint: no closing quote".to_owned()));
+    };
+    if end > MAX_PARENT_NAME {
+        return Err(bad(format!(
+            "parentFileNameHint of {end} bytes, more than {MAX_PARENT_NAME}"
+        )));
+    }
+    if end == 0 {
+        return Ok(None);
+    }
+    let name = String::from_utf8(rest[..end].to_vec())
+        .map_err(|_| bad("parentFileNameHint is not UTF-8".to_owned()))?;
+    let parent_cid = read_cid(desc, b"parentCID")
+        .ok_or_else(|| bad("a delta disk needs parentCID=HEX".to_owned()))?;
+    Ok(Some(ParentRef { name, parent_cid }))
+}
+
+/// A CID as qemu's vmdk_read_cid reads it: after the first occurrence of `key` and one more
+/// character (the `=`), a hexadecimal number as sscanf's `%x` reads it.
+fn read_cid(desc: &[u8], key: &[u8]) -> Option<u32> {
+    let at = find(desc, key)? + key.len() + 1;
+    let mut rest = desc.get(at..)?;
+    while let [c, tail @ ..] = rest
+        && c.is_ascii_whitespace()
+    {
+        rest = tail;
+    }
+    let mut negative = false;
+    if let [sign @ (b'+' | b'-'), tail @ ..] = rest {
+        negative = *sign == b'-';
+        rest = tail;
+    }
+    if let [b'0', b'x' | b'X', d, ..] = rest
+        && d.is_ascii_hexdigit()
+    {
+        rest = &rest[2..];
+    }
+    let digits = rest.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    if digits == 0 {
+        return None;
+    }
+    let mut v = 0u64;
+    for &d in &rest[..digits] {
+        let n = u64::from((d as char).to_digit(16).unwrap_or(0));
+        v = v
+            .checked_mul(16)
+            .and_then(|v| v.checked_add(n))
+            .unwrap_or(u64::MAX);
+    }
+    if negative {
+        v = v.wrapping_neg();
+    }
+    Some(v as u32)
+}
+
+/// Opens the parent a delta disk at `path` names, as qemu does: read as a VMDK whose `CID` must
+/// equal the child's `parentCID`.
+fn open_parent(
+    ctx: &mut OpenCtx<'_>,
+    path: &Path,
+    p: &ParentRef,
+) -> Result<Arc<dyn ReadAt>, Error> {
+    let (ppath, src) = ctx.open_parent_file(path, &p.name, Role::ParentFileNameHint)?;
+    ctx.expect_parent_format(&*src, &ppath, F)?;
+    let opened = ctx.open_parent_layer(src.clone(), &ppath, F)?;
+    let mut magic = [0u8; 4];
+    util::read_zero_past_eof(&*src, 0, &mut magic)?;
+    let at = if &magic == b"KDMV" {
+        EMBEDDED_DESC_AT
+    } else {
+        0
+    };
+    let desc = descriptor_head(&*src, at).map_err(|e| in_file(&ppath, e))?;
+    let cid = read_cid(&desc, b"CID");
+    if cid != Some(p.parent_cid) {
+        return Err(Error::ParentMismatch {
+            format: F,
+            child_field: "parentCID",
+            expected: format!("{:08x}", p.parent_cid),
+            parent_field: "CID",
+            found: cid.map_or_else(|| "(none)".to_owned(), |c| format!("{c:08x}")),
+            parent: ppath,
+        });
+    }
+    Ok(opened.source)
 }
 
 fn open_descriptor(
@@ -157,7 +299,6 @@ fn open_descriptor(
             return Err(Error::unsupported(F, format!("createType {other:?}")));
         }
     }
-    refuse_parent(&text)?;
 
     let mut extents = Vec::new();
     for (i, line) in text.split('\n').enumerate() {
@@ -202,9 +343,9 @@ fn open_descriptor(
                         .map_err(|e| wrap(e.into()))?;
                 }
                 match &magic {
-                    b"KDMV" => extents.push(Extent::Sparse(
-                        Sparse::open(src, cache, false).map_err(wrap)?,
-                    )),
+                    b"KDMV" => {
+                        extents.push(Extent::Sparse(Sparse::open(src, cache).map_err(wrap)?))
+                    }
                     b"COWD" => {
                         return Err(wrap(Error::unsupported(F, "VMware 3 (COWD) sparse extent")));
                     }
@@ -336,7 +477,6 @@ struct SparseHeader {
     capacity: u64,
     grain: u64,
     desc_offset: u64,
-    desc_size: u64,
     gtes: u32,
     gd_offset: u64,
     overhead: u64,
@@ -352,7 +492,6 @@ impl SparseHeader {
             capacity: field::le64(b, 12),
             grain: field::le64(b, 20),
             desc_offset: field::le64(b, 28),
-            desc_size: field::le64(b, 36),
             gtes: field::le32(b, 44),
             gd_offset: field::le64(b, 56),
             overhead: field::le64(b, 64),
@@ -362,9 +501,8 @@ impl SparseHeader {
 }
 
 impl Sparse {
-    /// Opens a sparse extent file. `top` is set for a sparse file opened as the image itself,
-    /// whose embedded descriptor may name a parent (qemu ignores those of extent files).
-    fn open(file: Arc<dyn ReadAt>, cache: &Arc<Cache>, top: bool) -> Result<Sparse, Error> {
+    /// Opens a sparse extent file (a parent its embedded descriptor names is the caller's).
+    fn open(file: Arc<dyn ReadAt>, cache: &Arc<Cache>) -> Result<Sparse, Error> {
         let file_size = file.size();
         let head = util::read_struct(&*file, F, "sparse extent header", 0, 512)?;
         let mut h = SparseHeader::parse(&head);
@@ -373,19 +511,6 @@ impl Sparse {
                 F,
                 "sparse extent holding a descriptor of other extents (capacity 0)",
             ));
-        }
-        if top && h.desc_offset != 0 && h.desc_size != 0 {
-            let at = h.desc_offset.saturating_mul(512);
-            let len = h.desc_size.saturating_mul(512).min(MAX_EMBEDDED_DESCRIPTOR);
-            let len = len.min(file_size.saturating_sub(at)) as usize;
-            if len > 0 {
-                let mut raw = vec![0u8; len];
-                file.read_exact_at(at, &mut raw)?;
-                if let Some(nul) = raw.iter().position(|&b| b == 0) {
-                    raw.truncate(nul);
-                }
-                refuse_parent(&String::from_utf8_lossy(&raw))?;
-            }
         }
         if h.gd_offset == GD_AT_END {
             // The footer (a copy of the header with the real grain directory offset) sits
@@ -494,22 +619,23 @@ impl Sparse {
         })
     }
 
-    /// The file sector of the grain holding `offset`, or `None` for a grain that reads as zeros.
-    fn grain_sector(&self, offset: u64) -> Result<Option<u64>, Error> {
+    /// Where the grain holding `offset` is.
+    fn grain_sector(&self, offset: u64) -> Result<Grain, Error> {
         let index = offset / self.grain;
         let gd_index = index / self.gtes;
         let gt_index = index % self.gtes;
         let gt = u64::from(self.tables.le_u32(self.gd_offset + gd_index * 4)?);
         if gt == 0 {
-            return Ok(None);
+            return Ok(Grain::Unallocated);
         }
         let gt_at = gt * 512;
         check_within(F, "grain table", gt_at, self.gtes * 4, self.file.size())?;
         let gte = self.tables.le_u32(gt_at + gt_index * 4)?;
-        if gte == 0 || (gte == 1 && self.zero_grain) {
-            return Ok(None);
-        }
-        Ok(Some(u64::from(gte)))
+        Ok(match gte {
+            0 => Grain::Unallocated,
+            1 if self.zero_grain => Grain::Zeroed,
+            s => Grain::At(u64::from(s)),
+        })
     }
 
     fn inflate_grain(&self, sector: u64) -> Result<Arc<Vec<u8>>, Error> {
@@ -567,7 +693,15 @@ impl Sparse {
         Ok(out)
     }
 
-    fn read(&self, offset: u64, buf: &mut [u8]) -> Result<(), Error> {
+    /// Reads `buf` at `offset` of this extent, which starts at `disk_offset` of the disk:
+    /// grains not allocated here read from `parent` (zeros without one).
+    fn read(
+        &self,
+        offset: u64,
+        buf: &mut [u8],
+        parent: Option<&Arc<dyn ReadAt>>,
+        disk_offset: u64,
+    ) -> Result<(), Error> {
         let mut done = 0usize;
         while done < buf.len() {
             let pos = offset + done as u64;
@@ -575,8 +709,9 @@ impl Sparse {
             let n = ((self.grain - within) as usize).min(buf.len() - done);
             let out = &mut buf[done..done + n];
             match self.grain_sector(pos)? {
-                None => out.fill(0),
-                Some(sector) if self.compressed => {
+                Grain::Unallocated => crate::read_backing(parent, disk_offset + pos, out)?,
+                Grain::Zeroed => out.fill(0),
+                Grain::At(sector) if self.compressed => {
                     let g = self.inflate_grain(sector)?;
                     let src = g.get(within as usize..within as usize + n).ok_or_else(|| {
                         Error::Decompress {
@@ -592,7 +727,7 @@ impl Sparse {
                     })?;
                     out.copy_from_slice(src);
                 }
-                Some(sector) => {
+                Grain::At(sector) => {
                     let at = sector * 512 + within;
                     check_within(F, "grain", at, n as u64, self.file.size())?;
                     self.file.read_exact_at(at, out)?;
@@ -604,10 +739,23 @@ impl Sparse {
     }
 }
 
+/// Where a grain's bytes come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grain {
+    /// Not in this file: the parent's bytes (zeros without a parent).
+    Unallocated,
+    /// A zeroed grain (grain table entry 1 with the zeroed-grain flag).
+    Zeroed,
+    /// At this sector of the extent file.
+    At(u64),
+}
+
 struct Vmdk {
     extents: Vec<Extent>,
     starts: Vec<u64>,
     size: u64,
+    /// The parent of a delta disk.
+    parent: Option<Arc<dyn ReadAt>>,
 }
 
 impl Vmdk {
@@ -633,7 +781,7 @@ impl Vmdk {
                     })?;
                     util::read_zero_past_eof(&*f.file, at, out)?;
                 }
-                Extent::Sparse(s) => s.read(rel, out)?,
+                Extent::Sparse(s) => s.read(rel, out, self.parent.as_ref(), start)?,
             }
             done += n;
         }
@@ -692,6 +840,58 @@ mod tests {
                 _ => panic!("{line}: got {got:?}"),
             }
         }
+    }
+
+    #[test]
+    fn parent_fields_are_read_as_qemu_reads_them() {
+        /// The parent name and parentCID, or a fragment of the error.
+        type Want = Result<Option<(&'static str, u32)>, &'static str>;
+        let cases: &[(&str, Want)] = &[
+            (
+                "CID=1\nparentCID=2a5c827a\nparentFileNameHint=\"base.vmdk\"\n",
+                Ok(Some(("base.vmdk", 0x2a5c_827a))),
+            ),
+            ("parentCID=ffffffff\n", Ok(None)),
+            ("parentCID=1\nparentFileNameHint=\"\"\n", Ok(None)),
+            // sscanf's %x: leading blanks, an optional 0x, digits up to the first other byte.
+            (
+                "parentCID=  0X1fz\nparentFileNameHint=\"a b\"",
+                Ok(Some(("a b", 0x1f))),
+            ),
+            // The first "parentCID" wins, wherever it is (qemu's strstr).
+            (
+                "# parentCID=7 old\nparentCID=8\nparentFileNameHint=\"p\"",
+                Ok(Some(("p", 7))),
+            ),
+            ("parentFileNameHint=\"p\"\n", Err("needs parentCID")),
+            (
+                "parentCID=zz\nparentFileNameHint=\"p\"",
+                Err("needs parentCID"),
+            ),
+            (
+                "parentCID=1\nparentFileNameHint = \"p\"",
+                Err("expected parentFileNameHint"),
+            ),
+            (
+                "parentCID=1\nparentFileNameHint=\"p",
+                Err("no closing quote"),
+            ),
+        ];
+        for (text, want) in cases {
+            let got = parent_ref(text.as_bytes(), 0)
+                .map(|p| p.map(|p| (p.name, p.parent_cid)))
+                .map_err(|e| e.to_string());
+            match (want, &got) {
+                (Ok(w), Ok(g)) => {
+                    assert_eq!(w.map(|(n, c)| (n.to_owned(), c)), *g, "{text:?}")
+                }
+                (Err(frag), Err(e)) => assert!(e.contains(frag), "{text:?}: {e}"),
+                _ => panic!("{text:?}: got {got:?}"),
+            }
+        }
+        assert_eq!(read_cid(b"CID=fffffffffff\n", b"CID"), Some(u32::MAX));
+        assert_eq!(read_cid(b"CID=-1\n", b"CID"), Some(u32::MAX));
+        assert_eq!(read_cid(b"CID=", b"CID"), None);
     }
 
     #[test]

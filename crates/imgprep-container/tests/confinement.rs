@@ -215,3 +215,154 @@ fn fifos_are_refused_without_blocking() {
         ],
     );
 }
+
+/// Parents of differencing disks named outside the directory: each field named, refused unless
+/// the directory is allowed; FIFOs refused without blocking.
+#[test]
+fn parents_leaving_the_directory_are_refused() {
+    use imgprep_imagegen::{vhd, vhdx};
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let dir = root.join("images");
+    let other = root.join("elsewhere");
+    fs_err::create_dir_all(&dir).unwrap();
+    fs_err::create_dir_all(&other).unwrap();
+    mkfifo(&dir.join("pipe"));
+
+    // VMDK: a delta disk over ../elsewhere/base.vmdk, as qemu-img writes it.
+    qemu_img(&other, &["create", "-f", "vmdk", "base.vmdk", "1M"]);
+    qemu_img(
+        &dir,
+        &[
+            "create",
+            "-f",
+            "vmdk",
+            "-F",
+            "vmdk",
+            "-b",
+            "../elsewhere/base.vmdk",
+            "delta.vmdk",
+        ],
+    );
+    let delta = dir.join("delta.vmdk");
+    refused(
+        &delta,
+        &[],
+        &[
+            "descriptor parentFileNameHint \"../elsewhere/base.vmdk\" resolves to",
+            "outside the image's directory",
+            "--allow-backing",
+        ],
+    );
+    let d = Disk::open_allowing(&delta, std::slice::from_ref(&other)).unwrap();
+    assert_eq!(d.chain().len(), 2);
+    // The same delta naming a FIFO.
+    let mut bytes = fs_err::read(&delta).unwrap();
+    let at = bytes
+        .windows(22)
+        .position(|w| w == b"../elsewhere/base.vmdk")
+        .unwrap();
+    // Same length: the name ends at the first quote.
+    bytes[at..at + 22].copy_from_slice(b"pipe\"                 ");
+    fs_err::write(dir.join("to-pipe.vmdk"), &bytes).unwrap();
+    refused(
+        &dir.join("to-pipe.vmdk"),
+        &[],
+        &[
+            "descriptor parentFileNameHint \"pipe\"",
+            "is a named pipe (FIFO)",
+        ],
+    );
+
+    // VHD: locators leading out, a POSIX path, a file URL, and a FIFO.
+    let mut parent = vhd::Vhd::new(1 << 20, 512 * 1024, [7; 16]);
+    parent.write(0, &[1; 512], 0);
+    fs_err::write(other.join("p.vhd"), parent.to_bytes()).unwrap();
+    let vhd_child = |name: &str, locator: vhd::Locator| {
+        let mut c = vhd::Vhd::new(1 << 20, 512 * 1024, [8; 16]);
+        c.parent = Some(vhd::Parent {
+            unique_id: [7; 16],
+            name: "p.vhd".into(),
+            locators: vec![locator],
+        });
+        let path = dir.join(name);
+        fs_err::write(&path, c.to_bytes()).unwrap();
+        path
+    };
+    let up = vhd_child(
+        "up.vhd",
+        vhd::Locator::windows(b"W2ru", "..\\elsewhere\\p.vhd"),
+    );
+    refused(
+        &up,
+        &[],
+        &[
+            "parent locator W2ru \"..\\\\elsewhere\\\\p.vhd\" resolves to",
+            "outside",
+        ],
+    );
+    Disk::open_allowing(&up, std::slice::from_ref(&other)).unwrap();
+    let passwd = vhd_child("passwd.vhd", vhd::Locator::windows(b"W2ku", "/etc/passwd"));
+    refused(
+        &passwd,
+        &[],
+        &["parent locator W2ku \"/etc/passwd\" resolves to /etc/passwd, outside"],
+    );
+    let url = vhd_child("url.vhd", vhd::Locator::mac("file:///etc/passwd"));
+    refused(
+        &url,
+        &[],
+        &["parent locator MacX \"file:///etc/passwd\" resolves to /etc/passwd, outside"],
+    );
+    let pipe = vhd_child("pipe.vhd", vhd::Locator::windows(b"W2ru", ".\\pipe"));
+    refused(
+        &pipe,
+        &[],
+        &[
+            "parent locator W2ru \".\\\\pipe\"",
+            "is a named pipe (FIFO)",
+        ],
+    );
+    // A symlink inside the directory leading out is judged by where it leads.
+    std::os::unix::fs::symlink(other.join("p.vhd"), dir.join("link.vhd")).unwrap();
+    let link = vhd_child("link-child.vhd", vhd::Locator::windows(b"W2ru", "link.vhd"));
+    refused(
+        &link,
+        &[],
+        &["parent locator W2ru \"link.vhd\" resolves to", "p.vhd"],
+    );
+
+    // VHDX: relative_path leading out, and a FIFO.
+    let mut parent = vhdx::Vhdx::new(1 << 20, 1 << 20, 512, [0x44; 16]);
+    parent.write(0, &[1; 512], 0);
+    fs_err::write(other.join("p.vhdx"), parent.to_bytes()).unwrap();
+    let vhdx_child = |name: &str, path: &str| {
+        let mut c = vhdx::Vhdx::new(1 << 20, 1 << 20, 512, [0x45; 16]);
+        c.parent = Some(vec![
+            ("parent_linkage".into(), vhdx::guid_text(&[0x44; 16])),
+            ("relative_path".into(), path.into()),
+        ]);
+        let p = dir.join(name);
+        fs_err::write(&p, c.to_bytes()).unwrap();
+        p
+    };
+    let up = vhdx_child("up.vhdx", "..\\elsewhere\\p.vhdx");
+    refused(
+        &up,
+        &[],
+        &[
+            "parent locator relative_path \"..\\\\elsewhere\\\\p.vhdx\" resolves to",
+            "outside",
+        ],
+    );
+    Disk::open_allowing(&up, std::slice::from_ref(&other)).unwrap();
+    let pipe = vhdx_child("pipe.vhdx", "pipe");
+    refused(
+        &pipe,
+        &[],
+        &[
+            "parent locator relative_path \"pipe\"",
+            "is a named pipe (FIFO)",
+        ],
+    );
+}

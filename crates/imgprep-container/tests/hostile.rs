@@ -10,8 +10,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use common::{make_raw, qemu_img, qemu_io};
+use common::{make_raw, qemu_img};
 use imgprep_container::{BackingResolver, Disk, Error, Role};
+use imgprep_imagegen::{vhd as vhdgen, vhdx as vhdxgen};
 use imgprep_io::ReadAt;
 
 /// Other files an in-memory image may name, by name.
@@ -776,7 +777,7 @@ fn hostile_vhdx_images_fail_cleanly() {
         &none,
     );
 
-    // A log with an entry of the current log: must be replayed first.
+    // An entry of the current log with sequence number 0 is not valid: nothing is replayed.
     let with_log = mutate(&img, |b| {
         let guid = [0x42u8; 16];
         let log = le64(b, h1 + 72) as usize;
@@ -798,6 +799,7 @@ fn hostile_vhdx_images_fail_cleanly() {
         }
     });
     check_ok("log GUID without entries", stale_log, &none);
+    check_ok("log entry with sequence number 0", with_log, &none);
 
     let rows: Vec<(&str, Vec<u8>, &str)> = vec![
         (
@@ -826,11 +828,10 @@ fn hostile_vhdx_images_fail_cleanly() {
             }),
             "region table at 0x30000: checksum",
         ),
-        ("log needing replay", with_log, "log that needs replaying"),
         (
-            "differencing disk",
+            "differencing disk without a parent locator",
             mutate(&img, |b| put_le32(b, params + 4, 2)),
-            "differencing disk",
+            "a parent locator item in a differencing disk (HasParent), found none",
         ),
         (
             "block size 3 MiB",
@@ -866,7 +867,7 @@ fn hostile_vhdx_images_fail_cleanly() {
                     vhdx_fix(b, h, 4096);
                 }
             }),
-            "log length at 0x20044: expected a multiple of 4096, found 4097",
+            "log length at 0x20044: expected a multiple of 1 MiB, found 4097",
         ),
         (
             "partially present block",
@@ -1052,7 +1053,7 @@ fn hostile_vmdk_images_fail_cleanly() {
                 b[at..at + 31].copy_from_slice(b"parentFileNameHint=\"base.vmdk\"\n");
             }),
             &none,
-            "delta disk with a parent",
+            "a delta disk needs parentCID=HEX",
         ),
         (
             "vmfs createType",
@@ -1143,22 +1144,30 @@ fn other_formats_are_refused_not_read_as_raw() {
     }
 }
 
+/// `img` (a sparse VMDK written by qemu-img) with its embedded descriptor replaced by `text`.
+fn vmdk_with_descriptor(img: &[u8], text: &str) -> Vec<u8> {
+    let mut b = img.to_vec();
+    let area = 0x200..0x200 + 20 * 512;
+    assert!(text.len() < area.len());
+    b[area.clone()].fill(0);
+    b[area.start..area.start + text.len()].copy_from_slice(text.as_bytes());
+    b
+}
+
+/// A delta disk's embedded descriptor: CID, parentCID and parentFileNameHint as given.
+fn delta_descriptor(cid: &str, parent_cid: &str, hint: &str) -> String {
+    format!(
+        "# Disk DescriptorFile\nversion=1\nCID={cid}\nparentCID={parent_cid}\n\
+         createType=\"monolithicSparse\"\n{hint}\n\n# Extent description\n\
+         RW 2048 SPARSE \"top\"\n"
+    )
+}
+
 #[test]
-fn vmdk_backing_written_by_qemu_io_is_refused() {
-    // qemu-img can create VMDK delta disks; reading them needs the parent.
+fn hostile_vmdk_parents_fail_cleanly() {
     let b = Builder::new();
-    qemu_img(
-        b.dir(),
-        &[
-            "convert",
-            "-f",
-            "raw",
-            "-O",
-            "vmdk",
-            "disk.raw",
-            "base.vmdk",
-        ],
-    );
+    let base = b.convert("vmdk", &[]);
+    qemu_img(b.dir(), &["convert", "-O", "vmdk", "disk.raw", "base.vmdk"]);
     qemu_img(
         b.dir(),
         &[
@@ -1172,10 +1181,514 @@ fn vmdk_backing_written_by_qemu_io_is_refused() {
             "delta.vmdk",
         ],
     );
-    qemu_io(b.dir(), "vmdk", "delta.vmdk", "write -P 0x5a 0 4k");
-    let err = Disk::open(&b.dir().join("delta.vmdk")).unwrap_err();
-    assert!(
-        err.to_string().contains("delta disk with a parent"),
-        "{err}"
+    let delta = fs_err::read(b.dir().join("delta.vmdk")).unwrap();
+    let base_cid = {
+        let text = String::from_utf8_lossy(&base[0x200..0x200 + 1024]).into_owned();
+        let at = text.find("CID=").unwrap() + 4;
+        text[at..at + 8].to_owned()
+    };
+    let child = |parent_cid: &str, hint: &str| {
+        vmdk_with_descriptor(&delta, &delta_descriptor("0000abcd", parent_cid, hint))
+    };
+    let hint = |name: &str| format!("parentFileNameHint=\"{name}\"");
+    let files = Files::default().with("base.vmdk", base.clone());
+    // As qemu-img wrote it, the chain opens; every grain reads from the parent.
+    let disk = check_ok("delta", child(&base_cid, &hint("base.vmdk")), &files);
+    let mut first = vec![0u8; 1 << 20];
+    disk.source().read_exact_at(0, &mut first).unwrap();
+    assert!(first == common::pattern(1 << 20));
+    // An empty hint names no parent (qemu: no backing file): unallocated grains read as zeros.
+    let disk = check_ok(
+        "empty hint",
+        child("ffffffff", &hint("")),
+        &Files::default(),
     );
+    disk.source().read_exact_at(0, &mut first).unwrap();
+    assert!(first.iter().all(|&x| x == 0));
+
+    let no_cid = vmdk_with_descriptor(
+        &base,
+        "# Disk DescriptorFile\nversion=1\ncreateType=\"monolithicSparse\"\n",
+    );
+    // A chain of 70 delta disks naming each other, every CID 1.
+    let mut deep = Files::default();
+    for i in 0..70 {
+        deep = deep.with(
+            &format!("l{i:02}"),
+            child("1", &hint(&format!("l{:02}", i + 1))),
+        );
+    }
+    let deep_top = vmdk_with_descriptor(&delta, &delta_descriptor("1", "1", &hint("l00")));
+    let rows: Vec<(&str, Vec<u8>, Files, &str)> = vec![
+        (
+            "parentCID mismatch",
+            child("12345678", &hint("base.vmdk")),
+            files.clone(),
+            "vmdk parentCID 12345678 does not match the CID",
+        ),
+        (
+            "parent without a CID",
+            child(&base_cid, &hint("base.vmdk")),
+            Files::default().with("base.vmdk", no_cid),
+            "does not match the CID (none) of the parent base.vmdk",
+        ),
+        (
+            "no parentCID",
+            vmdk_with_descriptor(
+                &delta,
+                "version=1\nCID=1\ncreateType=\"monolithicSparse\"\nparentFileNameHint=\"base.vmdk\"\n",
+            ),
+            files.clone(),
+            "vmdk descriptor line 4: a delta disk needs parentCID=HEX (descriptor at 0x200)",
+        ),
+        (
+            "missing parent",
+            child(&base_cid, &hint("gone.vmdk")),
+            files.clone(),
+            "descriptor parentFileNameHint \"gone.vmdk\" (resolved to gone.vmdk)",
+        ),
+        (
+            "parent in another format",
+            child(&base_cid, &hint("base.vmdk")),
+            Files::default().with("base.vmdk", b.convert("qcow2", &[])),
+            "parent base.vmdk is a qcow2 image; a vmdk differencing disk's parent must be a vmdk",
+        ),
+        (
+            "raw parent",
+            child(&base_cid, &hint("base.vmdk")),
+            Files::default().with("base.vmdk", vec![0u8; 1 << 20]),
+            "parent base.vmdk is a raw image",
+        ),
+        (
+            "hint not as qemu writes it",
+            child(&base_cid, "parentFileNameHint = \"base.vmdk\""),
+            files.clone(),
+            "expected parentFileNameHint=\"NAME\"",
+        ),
+        (
+            "hint without a closing quote",
+            vmdk_with_descriptor(
+                &delta,
+                "version=1\nCID=1\nparentCID=1\nparentFileNameHint=\"base.vmdk\n",
+            ),
+            files.clone(),
+            "parentFileNameHint: no closing quote",
+        ),
+        (
+            "hint too long",
+            child(&base_cid, &hint(&"x".repeat(5000))),
+            files.clone(),
+            "parentFileNameHint of 5000 bytes, more than 4095",
+        ),
+        (
+            "parent is the image itself",
+            child(&base_cid, &hint("top")),
+            Files::default().with("top", child(&base_cid, &hint("top"))),
+            "backing chain loops: top",
+        ),
+        (
+            "two delta disks naming each other",
+            child("1", &hint("b.vmdk")),
+            Files::default()
+                .with("b.vmdk", child("1", &hint("top")))
+                .with("top", child("1", &hint("b.vmdk"))),
+            "backing chain loops: top",
+        ),
+        ("70 delta disks", deep_top, deep, "deeper than 64"),
+        (
+            "corrupt parent",
+            child(&base_cid, &hint("base.vmdk")),
+            Files::default().with("base.vmdk", base[..4096].to_vec()),
+            "in base.vmdk / ",
+        ),
+    ];
+    for (case, image, files, want) in rows {
+        check(case, image, &files, want);
+    }
+}
+
+/// A VHD differencing disk of 1 MiB over a parent with unique id `parent_id`, naming it by
+/// `locators`, with one sector written.
+fn vhd_child(parent_id: [u8; 16], locators: Vec<vhdgen::Locator>) -> Vec<u8> {
+    let mut v = vhdgen::Vhd::new(1 << 20, 512 * 1024, [2; 16]);
+    v.parent = Some(vhdgen::Parent {
+        unique_id: parent_id,
+        name: "base.vhd".into(),
+        locators,
+    });
+    v.write(0, &[0x5a; 512], 0xee);
+    v.to_bytes()
+}
+
+fn w2ru(path: &str) -> Vec<vhdgen::Locator> {
+    vec![vhdgen::Locator::windows(b"W2ru", path)]
+}
+
+#[test]
+fn hostile_vhd_parents_fail_cleanly() {
+    let b = Builder::new();
+    let mut parent = vhdgen::Vhd::new(1 << 20, 512 * 1024, [7; 16]);
+    parent.write(0, &common::pattern(1 << 20), 0);
+    let parent = parent.to_bytes();
+    let files = Files::default().with(".\\base.vhd", parent.clone());
+    check_ok("child", vhd_child([7; 16], w2ru(".\\base.vhd")), &files);
+    // The first locator entry's fields: header at 512, locators at 576 in it.
+    let locator = 512 + 576;
+    let mut deep = Files::default();
+    for i in 0..70 {
+        deep = deep.with(
+            &format!("l{i:02}"),
+            vhd_child([2; 16], w2ru(&format!("l{:02}", i + 1))),
+        );
+    }
+    let rows: Vec<(&str, Vec<u8>, Files, &str)> = vec![
+        (
+            "parent unique id mismatch",
+            vhd_child([8; 16], w2ru(".\\base.vhd")),
+            files.clone(),
+            "vhd parent unique id 08080808-0808-0808-0808-080808080808 does not match the unique \
+             id 07070707-0707-0707-0707-070707070707 of the parent .\\base.vhd",
+        ),
+        (
+            "parent in another format",
+            vhd_child([7; 16], w2ru(".\\base.vhd")),
+            Files::default().with(".\\base.vhd", b.convert("vmdk", &[])),
+            "is a vmdk image; a vhd differencing disk's parent must be a vhd image",
+        ),
+        (
+            "parent is the image itself",
+            vhd_child([7; 16], w2ru("top")),
+            Files::default().with("top", vhd_child([7; 16], w2ru("top"))),
+            "backing chain loops: top",
+        ),
+        (
+            "two children naming each other",
+            vhd_child([2; 16], w2ru("b.vhd")),
+            Files::default()
+                .with("b.vhd", vhd_child([2; 16], w2ru("top")))
+                .with("top", vhd_child([2; 16], w2ru("b.vhd"))),
+            "backing chain loops: top",
+        ),
+        (
+            "70 children",
+            vhd_child([2; 16], w2ru("l00")),
+            deep,
+            "deeper than 64",
+        ),
+        (
+            "locator data past the end of the file",
+            mutate(&vhd_child([7; 16], w2ru(".\\base.vhd")), |b| {
+                put_be64(b, locator + 16, 1 << 40)
+            }),
+            files.clone(),
+            "vhd parent locator at 0x440: expected data inside the file",
+        ),
+        (
+            "locator of a gigabyte",
+            mutate(&vhd_child([7; 16], w2ru(".\\base.vhd")), |b| {
+                put_be32(b, locator + 8, 1 << 30)
+            }),
+            files.clone(),
+            "W2ru (1073741824 bytes, longer than the 65536 read)",
+        ),
+        (
+            "locator that is not UTF-16",
+            mutate(&vhd_child([7; 16], w2ru(".\\base.vhd")), |b| {
+                put_be32(b, locator + 8, 3)
+            }),
+            files.clone(),
+            "(not a valid name)",
+        ),
+        (
+            "locator naming a missing file",
+            vhd_child([7; 16], w2ru(".\\gone.vhd")),
+            files.clone(),
+            "no parent locator leads to a file: W2ru \".\\\\gone.vhd\" (no file at .\\gone.vhd)",
+        ),
+        (
+            "corrupt parent",
+            vhd_child([7; 16], w2ru(".\\base.vhd")),
+            Files::default().with(".\\base.vhd", parent[..parent.len() / 2].to_vec()),
+            "in .\\base.vhd / ",
+        ),
+    ];
+    for (case, image, files, want) in rows {
+        check(case, image, &files, want);
+    }
+}
+
+/// A VHDX differencing disk of 4 MiB whose parent locator holds `kv`, with a few sectors
+/// written (a partially present block 0).
+fn vhdx_child(kv: &[(&str, &str)]) -> Vec<u8> {
+    let mut v = vhdxgen::Vhdx::new(4 << 20, 1 << 20, 512, [0x33; 16]);
+    v.parent = Some(
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    );
+    v.write(4096, &[0x5a; 1024], 0xee);
+    v.to_bytes()
+}
+
+#[test]
+fn hostile_vhdx_parents_fail_cleanly() {
+    let b = Builder::new();
+    let parent_of = |logical: u32| {
+        let mut p = vhdxgen::Vhdx::new(4 << 20, 1 << 20, logical, [0x44; 16]);
+        p.write(0, &common::pattern(4 << 20), 0);
+        p.to_bytes()
+    };
+    let parent = parent_of(512);
+    let link = vhdxgen::guid_text(&[0x44; 16]);
+    let files = Files::default().with("p.vhdx", parent.clone());
+    let good = vhdx_child(&[("parent_linkage", &link), ("relative_path", "p.vhdx")]);
+    check_ok("child", good.clone(), &files);
+    let (bat, meta) = vhdxgen::regions(&good);
+    let locator = vhdxgen::item(&good, meta, &vhdxgen::PARENT_LOCATOR).unwrap();
+    let other = vhdxgen::guid_text(&[0x45; 16]);
+    let rows: Vec<(&str, Vec<u8>, Files, &str)> = vec![
+        (
+            "linkage mismatch",
+            vhdx_child(&[("parent_linkage", &other), ("relative_path", "p.vhdx")]),
+            files.clone(),
+            "vhdx parent_linkage {45454545-4545-4545-4545-454545454545} does not match the \
+             DataWriteGuid {44444444-4444-4444-4444-444444444444} of the parent p.vhdx",
+        ),
+        (
+            "logical sector sizes differ",
+            vhdx_child(&[("parent_linkage", &link), ("relative_path", "p.vhdx")]),
+            Files::default().with("p.vhdx", parent_of(4096)),
+            "vhdx logical sector size 512 does not match the logical sector size 4096",
+        ),
+        (
+            "parent in another format",
+            vhdx_child(&[("parent_linkage", &link), ("relative_path", "p.vhdx")]),
+            Files::default().with("p.vhdx", b.convert("vpc", &[])),
+            "parent p.vhdx is a vhd image",
+        ),
+        (
+            "no parent_linkage",
+            vhdx_child(&[("relative_path", "p.vhdx")]),
+            files.clone(),
+            "expected a parent_linkage entry, found none",
+        ),
+        (
+            "parent_linkage not a GUID",
+            vhdx_child(&[("parent_linkage", "44444444"), ("relative_path", "p.vhdx")]),
+            files.clone(),
+            "expected parent_linkage as {GUID}, found \"44444444\"",
+        ),
+        (
+            "a key twice",
+            vhdx_child(&[
+                ("parent_linkage", &link),
+                ("relative_path", "p.vhdx"),
+                ("relative_path", "q.vhdx"),
+            ]),
+            files.clone(),
+            "expected unique keys, found \"relative_path\" twice",
+        ),
+        (
+            "key outside the item",
+            mutate(&good, |b| put_le32(b, locator + 20, 0x10_0000)),
+            files.clone(),
+            "expected a non-empty UTF-16 string inside the item",
+        ),
+        (
+            "unknown locator type",
+            mutate(&good, |b| b[locator] ^= 0xff),
+            files.clone(),
+            "unsupported feature: parent locator type {b04aef48-",
+        ),
+        (
+            "only Windows paths",
+            vhdx_child(&[
+                ("parent_linkage", &link),
+                (
+                    "volume_path",
+                    "\\\\?\\Volume{26a21bda-a627-11d7-9931-806e6f6e6963}\\p.vhdx",
+                ),
+                ("absolute_win32_path", "\\\\?\\D:\\p.vhdx"),
+            ]),
+            files.clone(),
+            "absolute_win32_path \"\\\\\\\\?\\\\D:\\\\p.vhdx\" (not a path on this host)",
+        ),
+        (
+            "no path at all",
+            vhdx_child(&[("parent_linkage", &link)]),
+            files.clone(),
+            "has no relative_path, volume_path or absolute_win32_path",
+        ),
+        (
+            "parent is the image itself",
+            vhdx_child(&[("parent_linkage", &link), ("relative_path", "top")]),
+            Files::default().with("top", good.clone()),
+            "backing chain loops: top",
+        ),
+        (
+            "partially present block without its sector bitmap",
+            mutate(&good, |b| {
+                // Chunk ratio 4096: the sector bitmap entry of chunk 0 is BAT entry 4096.
+                put_le64(b, bat + 4096 * 8, 0)
+            }),
+            files.clone(),
+            "sector bitmap BAT entry at",
+        ),
+        (
+            "sector bitmap block past the end of the file",
+            mutate(&good, |b| put_le64(b, bat + 4096 * 8, (1 << 40) | 6)),
+            files.clone(),
+            "sector bitmap block at 0x10000000000 points past",
+        ),
+        (
+            "parent locator item over 1 MiB",
+            mutate(&good, |b| {
+                let count = u16::from_le_bytes([b[meta + 10], b[meta + 11]]) as usize;
+                for i in 0..count {
+                    let e = meta + 32 + i * 32;
+                    if b[e..e + 16] == vhdxgen::PARENT_LOCATOR {
+                        put_le32(b, e + 20, 0x20_0000);
+                    }
+                }
+            }),
+            files.clone(),
+            "parent locator item length",
+        ),
+    ];
+    for (case, image, files, want) in rows {
+        check(case, image, &files, want);
+    }
+}
+
+#[test]
+fn hostile_vhdx_logs_fail_cleanly() {
+    let mut g = vhdxgen::Vhdx::new(4 << 20, 1 << 20, 512, [1; 16]);
+    g.write(0, &common::pattern(4 << 20), 0);
+    let img = g.to_bytes();
+    let none = Files::default();
+    let (bat, _) = vhdxgen::regions(&img);
+    let (h, _, _) = vhdxgen::current_header(&img);
+    let guid = [0x21u8; 16];
+    let size = img.len() as u64;
+    let wipe = |sequence| vhdxgen::LogEntry {
+        guid,
+        sequence,
+        tail: 0,
+        flushed_file_offset: size,
+        last_file_offset: size,
+        writes: vec![vhdxgen::LogWrite::Zero {
+            offset: bat as u64,
+            length: 4096,
+        }],
+    };
+    let logged = |entries: &[(u64, Vec<u8>)], f: &dyn Fn(&mut Vec<u8>)| {
+        let mut b = img.clone();
+        vhdxgen::set_log_guid(&mut b, &guid);
+        for (at, e) in entries {
+            vhdxgen::put_log_entry(&mut b, *at, e);
+        }
+        f(&mut b);
+        b
+    };
+    let header = |b: &mut Vec<u8>, at: usize, v: &[u8]| {
+        for hdr in [64 * 1024, 128 * 1024] {
+            b[hdr + at..hdr + at + v.len()].copy_from_slice(v);
+            vhdxgen::fix_crc(b, hdr, 4096);
+        }
+    };
+    let flat = g.flat(&[]);
+    let reads_unchanged = |case: &str, image: Vec<u8>| {
+        let disk = check_ok(case, image, &none);
+        let mut all = vec![0u8; flat.len()];
+        disk.source().read_exact_at(0, &mut all).unwrap();
+        assert!(all == flat, "{case}: the log was replayed");
+    };
+    // Entries that are not valid are not replayed: the image reads as without them.
+    let mut bad_sum = wipe(5).to_bytes();
+    bad_sum[200] ^= 1;
+    reads_unchanged("bad checksum", logged(&[(0, bad_sum)], &|_| {}));
+    let mut bad_data = vhdxgen::LogEntry {
+        writes: vec![vhdxgen::LogWrite::Data {
+            offset: bat as u64,
+            sector: vec![0; 4096],
+        }],
+        ..wipe(5)
+    }
+    .to_bytes();
+    bad_data[4096 + 4092] ^= 1; // the data sector's sequence number, low half
+    vhdxgen::fix_crc(&mut bad_data, 0, 8192);
+    reads_unchanged("data sector sequence", logged(&[(0, bad_data)], &|_| {}));
+    let mut long = wipe(5).to_bytes();
+    long[8..12].copy_from_slice(&(2u32 << 20).to_le_bytes());
+    reads_unchanged("entry longer than the log", logged(&[(0, long)], &|_| {}));
+    let mut other = wipe(5);
+    other.guid = [0x99; 16];
+    reads_unchanged(
+        "another log's entry",
+        logged(&[(0, other.to_bytes())], &|_| {}),
+    );
+    // A valid entry is replayed: the BAT sector zeroed, every block reads as zeros.
+    let disk = check_ok(
+        "replayed",
+        logged(&[(0, wipe(5).to_bytes())], &|_| {}),
+        &none,
+    );
+    let mut all = vec![0u8; flat.len()];
+    disk.source().read_exact_at(0, &mut all).unwrap();
+    assert!(all.iter().all(|&x| x == 0), "the log was not replayed");
+
+    // Every sector the start of an entry as long as the log, none valid: checksumming stops.
+    let mut spam = Vec::new();
+    for i in 0..256u64 {
+        let mut e = wipe(i + 1).to_bytes();
+        e[8..12].copy_from_slice(&(1u32 << 20).to_le_bytes());
+        e[4] ^= 1;
+        spam.push((i * 4096, e[..4096].to_vec()));
+    }
+    let rows: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "log past the end of the file",
+            logged(&[], &|b| header(b, 68, &(8u32 << 20).to_le_bytes())),
+            "vhdx log at 0x100000 points past the end of the file",
+        ),
+        (
+            "log longer than replayed in memory",
+            logged(&[], &|b| header(b, 68, &(16u32 << 20).to_le_bytes())),
+            "log of 16777216 bytes at 0x100000 to replay (at most 8388608",
+        ),
+        (
+            "log version 1",
+            logged(&[], &|b| header(b, 64, &1u16.to_le_bytes())),
+            "unsupported feature: log version 1",
+        ),
+        (
+            "log offset not 1 MiB-aligned",
+            logged(&[], &|b| header(b, 72, &0x10_1000u64.to_le_bytes())),
+            "log offset at",
+        ),
+        (
+            "file truncated after the log was written",
+            logged(
+                &[(
+                    0,
+                    vhdxgen::LogEntry {
+                        flushed_file_offset: size + (1 << 20),
+                        ..wipe(5)
+                    }
+                    .to_bytes(),
+                )],
+                &|_| {},
+            ),
+            "FlushedFileOffset at 0x100030",
+        ),
+        (
+            "entries overlapping past the checksum budget",
+            logged(&spam, &|_| {}),
+            "entries checksummed in at most 4194304 bytes",
+        ),
+    ];
+    assert_eq!(h, 128 * 1024);
+    for (case, image, want) in rows {
+        check(case, image, &none, want);
+    }
 }

@@ -572,3 +572,343 @@ fn qcow2_as_qemu_writes_it_today_reads_like_qemu() {
         assert_eq!(roles, [format!("external data file name {data}")]);
     }
 }
+
+/// The chain members' file names and formats, and the companions' roles and names.
+fn chain_of(disk: &Disk) -> (Vec<String>, Vec<String>) {
+    let chain = disk
+        .chain()
+        .iter()
+        .map(|l| {
+            let name = l.path.file_name().unwrap().to_string_lossy();
+            format!("{name} {}", l.format)
+        })
+        .collect();
+    let companions = disk
+        .companions()
+        .iter()
+        .map(|c| format!("{} {}", c.role, c.name))
+        .collect();
+    (chain, companions)
+}
+
+#[test]
+fn vmdk_delta_disks_read_like_qemu() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let raw = make_raw(dir, "disk.raw", SIZE);
+    convert(dir, &raw, "base.vmdk", "vmdk", &[]);
+    // A delta disk (monolithicSparse with an embedded descriptor) written in whole grains and in
+    // parts of grains (qemu copies the rest of such a grain from the parent).
+    qemu_img(
+        dir,
+        &[
+            "create",
+            "-f",
+            "vmdk",
+            "-F",
+            "vmdk",
+            "-b",
+            "base.vmdk",
+            "mid.vmdk",
+        ],
+    );
+    qemu_io(dir, "vmdk", "mid.vmdk", "write -P 0x5a 64k 4k");
+    qemu_io(dir, "vmdk", "mid.vmdk", "write -P 0x33 1M 192k");
+    qemu_io(dir, "vmdk", "mid.vmdk", "write -z 2M 64k");
+    // A delta of the delta in a descriptor file with a sparse extent file.
+    qemu_img(
+        dir,
+        &[
+            "create",
+            "-f",
+            "vmdk",
+            "-o",
+            "subformat=twoGbMaxExtentSparse",
+            "-F",
+            "vmdk",
+            "-b",
+            "mid.vmdk",
+            "top.vmdk",
+        ],
+    );
+    qemu_io(dir, "vmdk", "top.vmdk", "write -P 0xa5 1056k 8k");
+    qemu_io(dir, "vmdk", "top.vmdk", "write -P 0x77 3M 2560");
+    let disk = check(dir, &dir.join("top.vmdk"), "vmdk", Format::Vmdk);
+    let (chain, companions) = chain_of(&disk);
+    assert_eq!(chain, ["top.vmdk vmdk", "mid.vmdk vmdk", "base.vmdk vmdk"]);
+    assert_eq!(
+        companions,
+        [
+            "extent file on descriptor line 8 top-s001.vmdk",
+            "descriptor parentFileNameHint mid.vmdk",
+            "descriptor parentFileNameHint base.vmdk"
+        ]
+    );
+    check(dir, &dir.join("mid.vmdk"), "vmdk", Format::Vmdk);
+
+    // Zeroed grains in a delta disk read as zeros, not as the parent's data.
+    qemu_img(
+        dir,
+        &[
+            "create",
+            "-f",
+            "vmdk",
+            "-o",
+            "zeroed_grain=on",
+            "-F",
+            "vmdk",
+            "-b",
+            "base.vmdk",
+            "zeroed.vmdk",
+        ],
+    );
+    qemu_io(dir, "vmdk", "zeroed.vmdk", "write -z 0 256k");
+    qemu_io(dir, "vmdk", "zeroed.vmdk", "write -P 0x11 192k 4k");
+    check(dir, &dir.join("zeroed.vmdk"), "vmdk", Format::Vmdk);
+
+    // A compressed (streamOptimized) parent, and a delta disk larger than its parent: past the
+    // parent's end it reads zeros.
+    convert(
+        dir,
+        &raw,
+        "stream.vmdk",
+        "vmdk",
+        &["-o", "subformat=streamOptimized"],
+    );
+    qemu_img(
+        dir,
+        &[
+            "create",
+            "-f",
+            "vmdk",
+            "-F",
+            "vmdk",
+            "-b",
+            "stream.vmdk",
+            "bigger.vmdk",
+            "8M",
+        ],
+    );
+    qemu_io(dir, "vmdk", "bigger.vmdk", "write -P 0x66 3M 2M");
+    check(dir, &dir.join("bigger.vmdk"), "vmdk", Format::Vmdk);
+
+    // A delta disk in a subdirectory naming its parent relative to itself.
+    fs_err::create_dir_all(dir.join("snap")).unwrap();
+    qemu_img(
+        &dir.join("snap"),
+        &[
+            "create",
+            "-f",
+            "vmdk",
+            "-F",
+            "vmdk",
+            "-b",
+            "../base.vmdk",
+            "child.vmdk",
+        ],
+    );
+    qemu_io(
+        &dir.join("snap"),
+        "vmdk",
+        "child.vmdk",
+        "write -P 0x21 0 64k",
+    );
+    check(dir, &dir.join("snap/child.vmdk"), "vmdk", Format::Vmdk);
+
+    // Writing to a parent changes its CID: qemu then fails to read the child's unallocated
+    // grains ("Invalid argument"), imgprep refuses the chain when opening it.
+    qemu_io(dir, "vmdk", "base.vmdk", "write -P 0x44 0 4k");
+    let out = std::process::Command::new("qemu-img")
+        .args([
+            "convert",
+            "-f",
+            "vmdk",
+            "-O",
+            "raw",
+            "mid.vmdk",
+            "stale.raw",
+        ])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "qemu read a stale delta disk");
+    let err = Disk::open(&dir.join("mid.vmdk")).unwrap_err().to_string();
+    assert!(
+        err.starts_with("vmdk parentCID ")
+            && err.contains("does not match the CID")
+            && err.contains("base.vmdk"),
+        "{err}"
+    );
+}
+
+/// Builds `name` from the qemu-written VHDX `img` with `entries` placed in its log (at the given
+/// offsets of the log) and the log GUID `guid` set; checks qemu will not read it without
+/// replaying, lets `qemu-img check -r all` replay a copy, and compares our reading of the
+/// unreplayed image with qemu's reading of the replayed copy.
+fn check_vhdx_log(
+    dir: &Path,
+    img: &[u8],
+    name: &str,
+    guid: &[u8; 16],
+    entries: &[(u64, imgprep_imagegen::vhdx::LogEntry)],
+) {
+    use imgprep_imagegen::vhdx as vhdxgen;
+    let mut img = img.to_vec();
+    vhdxgen::set_log_guid(&mut img, guid);
+    for (at, e) in entries {
+        vhdxgen::put_log_entry(&mut img, *at, &e.to_bytes());
+    }
+    let path = dir.join(name);
+    fs_err::write(&path, &img).unwrap();
+    let out = std::process::Command::new("qemu-img")
+        .args(["convert", "-f", "vhdx", "-O", "raw", name, "unreplayed.raw"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("log that needs to be replayed"),
+        "{name}: qemu reads it without replaying: {out:?}"
+    );
+    let replayed = dir.join(format!("replayed-{name}"));
+    fs_err::write(&replayed, &img).unwrap();
+    qemu_img(dir, &["check", "-r", "all", "-f", "vhdx", s(&replayed)]);
+    let reference = dir.join("reference.raw");
+    qemu_img(
+        dir,
+        &[
+            "convert",
+            "-f",
+            "vhdx",
+            "-O",
+            "raw",
+            s(&replayed),
+            s(&reference),
+        ],
+    );
+    let want = fs_err::read(&reference).unwrap();
+    let disk = Disk::open(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(disk.virtual_size(), want.len() as u64, "{name}");
+    let got = read_all(&*disk.source());
+    if let Some(at) = first_difference(&got, &want) {
+        panic!(
+            "{name}: first difference at {at:#x}: ours {:#04x}, qemu {:#04x}",
+            got[at], want[at]
+        );
+    }
+    // The image itself is left as it was: nothing is written.
+    assert!(fs_err::read(&path).unwrap() == img, "{name} was modified");
+}
+
+#[test]
+fn vhdx_logs_replay_like_qemu() {
+    use imgprep_imagegen::vhdx::{self as vhdxgen, LogEntry, LogWrite, MIB as M};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let raw = make_raw(dir, "disk.raw", SIZE);
+    let base = convert(dir, &raw, "base.vhdx", "vhdx", &["-o", "block_size=1M"]);
+    let mut img = fs_err::read(&base).unwrap();
+    let (bat, meta) = vhdxgen::regions(&img);
+    let (_, _, log_len) = vhdxgen::current_header(&img);
+    let le64 = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+    let block0 = (le64(&img, bat) & !0xfffff) as usize;
+    assert_ne!(block0, 0, "block 0 is allocated");
+
+    // A writer allocating block 1 anew: the payload is written at the end of the file first,
+    // then the BAT sector goes through the log.
+    let new_block = img.len().div_ceil(M as usize) * M as usize;
+    img.resize(new_block, 0);
+    img.extend((0..M).map(|i| (i * 7 % 253) as u8 | 1));
+    let size = img.len() as u64;
+    let sector = |img: &[u8], at: usize| img[at..at + 4096].to_vec();
+    let mut bat_sector = sector(&img, bat);
+    bat_sector[8..16].copy_from_slice(&(new_block as u64 | 6).to_le_bytes());
+    bat_sector[16..24].copy_from_slice(&2u64.to_le_bytes());
+    // The metadata item growing the disk to 4 MiB.
+    let vsize = vhdxgen::item(&img, meta, &vhdxgen::VIRTUAL_DISK_SIZE).unwrap();
+    let vsize_sector = vsize & !4095;
+    let mut meta_sector = sector(&img, vsize_sector);
+    meta_sector[vsize - vsize_sector..vsize - vsize_sector + 8]
+        .copy_from_slice(&(4 * M).to_le_bytes());
+
+    let guid = [0x5au8; 16];
+    let entry = |sequence, tail, writes| LogEntry {
+        guid,
+        sequence,
+        tail,
+        flushed_file_offset: size,
+        last_file_offset: size,
+        writes,
+    };
+    let e1 = entry(
+        7,
+        0,
+        vec![LogWrite::Data {
+            offset: bat as u64,
+            sector: bat_sector.clone(),
+        }],
+    );
+    let e1_len = e1.to_bytes().len() as u64;
+    let e2 = entry(
+        8,
+        0,
+        vec![
+            LogWrite::Data {
+                offset: vsize_sector as u64,
+                sector: meta_sector,
+            },
+            LogWrite::Zero {
+                offset: block0 as u64 + 64 * 1024,
+                length: 8192,
+            },
+        ],
+    );
+    // Entries that must not be replayed: another log's, an older sequence of this log, and a
+    // newer one whose checksum does not match. Each would zero the whole BAT.
+    let wipe = vec![LogWrite::Zero {
+        offset: bat as u64,
+        length: 4096,
+    }];
+    let mut other = entry(100, 256 * 1024, wipe.clone());
+    other.guid = [0x77; 16];
+    let older = entry(3, 512 * 1024, wipe.clone());
+    let newer = entry(9, 768 * 1024, wipe);
+    let mut newer_bytes = newer.to_bytes();
+    newer_bytes[100] ^= 1;
+    let entries = [
+        (0, e1),
+        (e1_len, e2),
+        (256 * 1024, other),
+        (512 * 1024, older),
+    ];
+    check_vhdx_log(dir, &img, "sequence.vhdx", &guid, &entries);
+    // The corrupt entry is checked on its own (qemu and imgprep both skip it).
+    let mut with_bad = img.clone();
+    vhdxgen::put_log_entry(&mut with_bad, 768 * 1024, &newer_bytes);
+    check_vhdx_log(dir, &with_bad, "corrupt-newer.vhdx", &guid, &entries);
+
+    // One entry wrapping around the end of the log.
+    let mut bat_sector = sector(&img, bat);
+    bat_sector[24..32].copy_from_slice(&2u64.to_le_bytes());
+    let wrapping = entry(
+        41,
+        log_len - 4096,
+        vec![
+            LogWrite::Data {
+                offset: bat as u64,
+                sector: bat_sector,
+            },
+            LogWrite::Zero {
+                offset: block0 as u64,
+                length: 4096,
+            },
+        ],
+    );
+    assert_eq!(wrapping.to_bytes().len(), 8192);
+    check_vhdx_log(
+        dir,
+        &img,
+        "wrapping.vhdx",
+        &guid,
+        &[(log_len - 4096, wrapping)],
+    );
+}

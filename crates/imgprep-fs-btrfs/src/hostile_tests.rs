@@ -473,3 +473,33 @@ fn dup_metadata_falls_back_to_the_second_copy() {
         )],
     );
 }
+
+#[test]
+fn checksums_can_be_left_unchecked() {
+    let base = mkfs_image();
+    let map = Map::new(&base);
+    let fs_tree = map.tree(FS_TREE);
+    // The label (in the superblock) and the last, unused byte of the fs tree's root node
+    // changed, no checksum fixed: refused by default, read with verification off.
+    let mut d = Patched::new(base.clone());
+    d.put(SUPER_OFFSET + 0x12b, b"X");
+    let node = map.vol.physical(fs_tree.bytenr);
+    d.put(node + map.nodesize() as u64 - 1, &[0xaa]);
+    let dev: Arc<dyn ReadAt> = Arc::new(d);
+    let off = crate::Options {
+        verify_checksums: false,
+    };
+    assert!(crate::probe(&*dev).is_none());
+    let info = crate::probe_with(&*dev, &off).expect("probed without checksums");
+    assert_eq!(info.label.as_deref().map(|l| &l[..1]), Some("X"));
+    let Err(err) = crate::open(dev.clone()) else {
+        panic!("a stale checksum must be refused by default");
+    };
+    assert!(err.to_string().contains("checksum is"), "{err}");
+    assert!(crate::subvolumes(&*dev).is_err());
+    assert!(crate::subvolumes_with(&*dev, &off).is_ok());
+    let fs =
+        crate::open_subvolume_with(dev, Subvol::Id(5), &off).expect("opened without checksums");
+    let names = fs.read_dir(b"/").expect("root listed");
+    assert!(names.iter().any(|e| e.name == b"hostname"), "{names:?}");
+}

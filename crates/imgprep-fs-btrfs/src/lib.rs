@@ -62,10 +62,32 @@ pub struct SubvolumeInfo {
     pub read_only: bool,
 }
 
+/// How a volume is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Check the CRC-32C of the superblock and of every tree block. On by default; turning it
+    /// off only helps to look at damaged images (and lets fuzzed inputs reach the parsers behind
+    /// the checksums). Every other check stays on.
+    pub verify_checksums: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            verify_checksums: true,
+        }
+    }
+}
+
 /// Type, label and UUID (the filesystem's fsid) when `dev` holds btrfs with a valid primary
 /// superblock.
 pub fn probe(dev: &dyn ReadAt) -> Option<FsInfo> {
-    let sb = match volume::Superblock::read(dev) {
+    probe_with(dev, &Options::default())
+}
+
+/// [`probe`] with `opts` (without checksum verification, a damaged superblock is still read).
+pub fn probe_with(dev: &dyn ReadAt, opts: &Options) -> Option<FsInfo> {
+    let sb = match volume::Superblock::read(dev, opts.verify_checksums) {
         Ok(sb) => sb,
         // A filesystem this reader cannot open is still btrfs.
         Err(Error::Unsupported { .. }) => return probe_magic_only(dev),
@@ -96,7 +118,6 @@ fn probe_magic_only(dev: &dyn ReadAt) -> Option<FsInfo> {
 }
 
 /// Entry points for fuzz targets only.
-#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing {
     /// Runs the decompressor for compression code `alg` (1 zlib, 2 lzo, 3 zstd) on `src`.
@@ -115,20 +136,34 @@ pub fn open(dev: Arc<dyn ReadAt>) -> Result<Box<dyn Filesystem>, Error> {
 
 /// Opens the subvolume `sel` names, as `mount -o subvol=PATH` or `-o subvolid=N` does.
 pub fn open_subvolume(dev: Arc<dyn ReadAt>, sel: Subvol) -> Result<Box<dyn Filesystem>, Error> {
-    let shared = Arc::new(fs::Shared::new(volume::Volume::open(dev)?)?);
+    open_subvolume_with(dev, sel, &Options::default())
+}
+
+/// [`open_subvolume`] with `opts`.
+pub fn open_subvolume_with(
+    dev: Arc<dyn ReadAt>,
+    sel: Subvol,
+    opts: &Options,
+) -> Result<Box<dyn Filesystem>, Error> {
+    let shared = Arc::new(fs::Shared::new(volume::Volume::open_with(dev, opts)?)?);
     let root = shared.select(&sel)?;
     Ok(Box::new(fs::BtrfsFs { shared, root }))
 }
 
 /// Every subvolume reachable from the top level, ordered by id.
 pub fn subvolumes(dev: &dyn ReadAt) -> Result<Vec<SubvolumeInfo>, Error> {
+    subvolumes_with(dev, &Options::default())
+}
+
+/// [`subvolumes`] with `opts`.
+pub fn subvolumes_with(dev: &dyn ReadAt, opts: &Options) -> Result<Vec<SubvolumeInfo>, Error> {
     let dev: Arc<dyn ReadAt + '_> = Arc::new(dev);
-    let shared = fs::Shared::new(volume::Volume::open(dev)?)?;
+    let shared = fs::Shared::new(volume::Volume::open_with(dev, opts)?)?;
     shared.subvolumes()
 }
 
 /// The id of the default subvolume (5 when none was set).
 pub fn default_subvolume(dev: &dyn ReadAt) -> Result<u64, Error> {
     let dev: Arc<dyn ReadAt + '_> = Arc::new(dev);
-    fs::Shared::new(volume::Volume::open(dev)?)?.default_subvol_id()
+    fs::Shared::new(volume::Volume::open_with(dev, &Options::default())?)?.default_subvol_id()
 }

@@ -10,27 +10,17 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 
-use common::{Entry, Patched, open_file, walk};
+use common::{Entry, open_file, walk};
 use imgprep_fs::{FileKind, LogReplay};
 use imgprep_io::ReadAt;
+use imgprep_testkit::Patched;
 
 const SUPER: u64 = 0x10000;
 
 fn fixture() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new(root.join("images-test/build"))
-        .args(["--path", "dirty-btrfs"])
-        .output()
-        .expect("images-test/build runs");
-    assert!(
-        out.status.success(),
-        "fixture build failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    imgprep_testkit::fixture("dirty-btrfs")
 }
 
 fn device() -> Arc<dyn ReadAt> {

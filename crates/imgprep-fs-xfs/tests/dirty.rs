@@ -8,10 +8,11 @@
 
 mod common;
 
-use common::{Patched, device, fixture, kernel_view, walk};
+use common::{device, fixture, kernel_view, walk};
 use imgprep_fs::{Filesystem, LogReplay};
 use imgprep_fs_xfs::{LogState, Options, Xfs};
 use imgprep_io::ReadAt;
+use imgprep_testkit::Patched;
 
 fn check(name: &str) {
     let fs = Xfs::open(device("dirty-xfs", name), &Options::default())

@@ -24,7 +24,7 @@ pub enum ImageError {
     Disk {
         /// The image as given.
         path: std::path::PathBuf,
-        /// Why.
+        /// Why (boxed: it is large, and every `Result` of this crate carries it).
         #[source]
         source: Box<imgprep_container::Error>,
     },

@@ -12,7 +12,7 @@ pub struct Inspection {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     /// The disk images read (beyond virt-inspector): format, size and every other file each one
-    /// reads (its backing chain, its extent files).
+    /// reads (its backing chain or parents, its extent files).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub disks: Vec<DiskInfo>,
 }
@@ -28,9 +28,10 @@ pub struct DiskInfo {
     pub format: String,
     /// Size of the virtual disk in bytes.
     pub virtual_size: u64,
-    /// The image, then each backing file (the chain qemu would read).
+    /// The image, then each backing file or parent (the chain qemu would read).
     pub chain: Vec<ChainLayer>,
-    /// Files the disk reads besides the image itself: backing files and VMDK extent files.
+    /// Files the disk reads besides the image itself: backing files, parents of differencing
+    /// disks, external data files and VMDK extent files.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub companions: Vec<CompanionFile>,
 }
@@ -38,7 +39,7 @@ pub struct DiskInfo {
 /// One image of a backing chain.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct ChainLayer {
-    /// Host path (canonical for backing files).
+    /// Host path (canonical for backing files and parents).
     pub path: String,
     /// Container format.
     pub format: String,
@@ -47,7 +48,8 @@ pub struct ChainLayer {
 /// A host file an image names.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct CompanionFile {
-    /// Where it is named, e.g. `backing file name` or `extent file on descriptor line 8`.
+    /// Where it is named, e.g. `backing file name`, `extent file on descriptor line 8` or
+    /// `parent locator W2ru`.
     pub role: String,
     /// The image that names it.
     pub named_by: String,
@@ -58,7 +60,7 @@ pub struct CompanionFile {
 }
 
 impl DiskInfo {
-    /// True when the disk is one file: no backing file, no extent in another file.
+    /// True when the disk is one file: no backing file or parent, no extent in another file.
     pub fn is_self_contained(&self) -> bool {
         self.companions.is_empty()
     }

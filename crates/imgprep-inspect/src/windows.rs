@@ -320,10 +320,69 @@ fn guid_from_blob(g: &[u8]) -> String {
     )
 }
 
+/// Bounds a listing read from registry keys as a package listing is bounded: at most
+/// `imgprep_pkgdb::MAX_PACKAGES` keys looked at and `MAX_LISTING_TEXT` bytes of text kept.
+#[derive(Debug, Default)]
+struct Budget {
+    keys: usize,
+    text: usize,
+    full: bool,
+}
+
+impl Budget {
+    /// Counts one more key looked at; false when the listing is full (see [`Budget::admit`]).
+    fn key(&mut self, shown: &str, notes: &mut Vec<String>) -> bool {
+        self.admit(1, 0, shown, notes)
+    }
+
+    /// Counts `text` more bytes kept; false when the listing is full.
+    fn text(&mut self, text: usize, shown: &str, notes: &mut Vec<String>) -> bool {
+        self.admit(0, text, shown, notes)
+    }
+
+    /// False, with one note the first time, when `keys` more keys or `text` more bytes do not
+    /// fit: the rest of the listing is left out.
+    fn admit(&mut self, keys: usize, text: usize, shown: &str, notes: &mut Vec<String>) -> bool {
+        use imgprep_pkgdb::{MAX_LISTING_TEXT, MAX_PACKAGES};
+        if !self.full && self.keys + keys <= MAX_PACKAGES && self.text + text <= MAX_LISTING_TEXT {
+            self.keys += keys;
+            self.text += text;
+            return true;
+        }
+        if !self.full {
+            self.full = true;
+            notes.push(format!(
+                "{shown}: more than {MAX_PACKAGES} entries or {MAX_LISTING_TEXT} bytes of text: \
+                 the rest are left out"
+            ));
+        }
+        false
+    }
+}
+
+/// A string value, or none with a note when it cannot be read (not when it is missing).
+fn noted_string(key: &Key<'_>, name: &str, shown: &str, notes: &mut Vec<String>) -> Option<String> {
+    match key
+        .value(name)
+        .and_then(|v| v.map(|v| v.data()).transpose())
+    {
+        Ok(Some(RegData::Sz(s) | RegData::ExpandSz(s))) => Some(s),
+        Ok(_) => None,
+        Err(e) => {
+            notes.push(format!(
+                "{shown}\\{}: {name} cannot be read: {e}",
+                key.name()
+            ));
+            None
+        }
+    }
+}
+
 /// Programs from the Uninstall keys (native, then WOW6432Node), as libguestfs lists them;
-/// damaged keys are notes.
+/// damaged keys are notes. The listing is bounded as a package listing is.
 pub(crate) fn applications(h: &Hive, notes: &mut Vec<String>) -> Vec<Application> {
     let mut apps = Vec::new();
+    let mut budget = Budget::default();
     for path in [
         "Microsoft\\Windows\\CurrentVersion\\Uninstall",
         "WOW6432Node\\Microsoft\\Windows\\CurrentVersion\\Uninstall",
@@ -331,12 +390,16 @@ pub(crate) fn applications(h: &Hive, notes: &mut Vec<String>) -> Vec<Application
         let Some(k) = open_key(h, "SOFTWARE", path, notes) else {
             continue;
         };
-        for child in subkeys(&k, &format!("SOFTWARE\\{path}"), notes) {
-            let Some(display_name) = string_value(&child, "DisplayName") else {
+        let shown = format!("SOFTWARE\\{path}");
+        for child in subkeys(&k, &shown, notes) {
+            if !budget.key(&shown, notes) {
+                return apps;
+            }
+            let Some(display_name) = noted_string(&child, "DisplayName", &shown, notes) else {
                 continue;
             };
             let get = |n: &str| string_value(&child, n).filter(|s| !s.is_empty());
-            apps.push(Application {
+            let app = Application {
                 name: child.name(),
                 display_name: crate::model::nonempty(display_name),
                 version: get("DisplayVersion"),
@@ -345,7 +408,23 @@ pub(crate) fn applications(h: &Hive, notes: &mut Vec<String>) -> Vec<Application
                 url: get("URLInfoAbout"),
                 description: get("Comments"),
                 ..Default::default()
-            });
+            };
+            let text = [
+                &app.display_name,
+                &app.version,
+                &app.install_path,
+                &app.publisher,
+                &app.url,
+                &app.description,
+            ]
+            .iter()
+            .map(|s| s.as_ref().map_or(0, String::len))
+            .sum::<usize>()
+                + app.name.len();
+            if !budget.text(text, &shown, notes) {
+                return apps;
+            }
+            apps.push(app);
         }
     }
     apps
@@ -361,10 +440,17 @@ pub(crate) fn services(
     let Some(k) = open_key(h, "SYSTEM", &path, notes) else {
         return Vec::new();
     };
-    subkeys(&k, &format!("SYSTEM\\{path}"), notes)
-        .into_iter()
-        .filter(|s| dword_value(s, "Type").is_some_and(|t| t & 0x30 != 0))
-        .map(|s| Service {
+    let shown = format!("SYSTEM\\{path}");
+    let mut budget = Budget::default();
+    let mut out = Vec::new();
+    for s in subkeys(&k, &shown, notes) {
+        if !budget.key(&shown, notes) {
+            break;
+        }
+        if dword_value(&s, "Type").is_none_or(|t| t & 0x30 == 0) {
+            continue;
+        }
+        let service = Service {
             name: s.name(),
             display_name: string_value(&s, "DisplayName"),
             image_path: string_value(&s, "ImagePath"),
@@ -379,13 +465,46 @@ pub(crate) fn services(
                 }
                 .to_owned()
             }),
-        })
-        .collect()
+        };
+        let text = service.name.len()
+            + [&service.display_name, &service.image_path]
+                .iter()
+                .map(|s| s.as_ref().map_or(0, String::len))
+                .sum::<usize>();
+        if !budget.text(text, &shown, notes) {
+            break;
+        }
+        out.push(service);
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_listings_stop_at_the_package_listing_limits() {
+        use imgprep_pkgdb::{MAX_LISTING_TEXT, MAX_PACKAGES};
+        let mut notes = Vec::new();
+        let mut b = Budget::default();
+        assert!((0..MAX_PACKAGES).all(|_| b.key("K", &mut notes)));
+        assert!(!b.key("K", &mut notes));
+        assert!(!b.key("K", &mut notes));
+        assert_eq!(
+            notes,
+            [format!(
+                "K: more than {MAX_PACKAGES} entries or {MAX_LISTING_TEXT} bytes of text: the \
+                 rest are left out"
+            )]
+        );
+        let mut notes = Vec::new();
+        let mut b = Budget::default();
+        assert!(b.text(MAX_LISTING_TEXT - 1, "K", &mut notes));
+        assert!(!b.text(2, "K", &mut notes));
+        assert!(!b.key("K", &mut notes));
+        assert_eq!(notes.len(), 1);
+    }
 
     #[test]
     fn gpt_blobs_read_as_guids() {

@@ -4,23 +4,12 @@
 #![allow(clippy::unwrap_used)] // test helpers fail loudly
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use imgprep_guest::Image;
 use imgprep_inspect::{Options, inspect};
 
 fn fixture(name: &str) -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new(root.join("images-test/build"))
-        .args(["--path", name])
-        .output()
-        .expect("images-test/build runs");
-    assert!(
-        out.status.success(),
-        "fixture {name} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    imgprep_testkit::fixture(name)
 }
 
 fn notes(path: PathBuf) -> Vec<String> {

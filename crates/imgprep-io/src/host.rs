@@ -108,36 +108,50 @@ pub fn open(path: &Path, accept: Accept, follow: Follow) -> io::Result<HostFile>
             let shown = path.display();
             // ELOOP from O_NOFOLLOW means the final component is a symbolic link.
             if follow == Follow::No && e.raw_os_error() == Some(libc::ELOOP) {
-                io::Error::new(
+                return io::Error::new(
                     io::ErrorKind::InvalidInput,
                     format!("{shown} is a symbolic link, which is not followed here"),
-                )
-            } else {
-                io::Error::new(e.kind(), format!("cannot open {shown}: {e}"))
+                );
+            }
+            // Some types cannot even be opened (a socket gives ENXIO): say what the file is.
+            let meta = match follow {
+                Follow::Yes => fs_err::metadata(path),
+                Follow::No => fs_err::symlink_metadata(path),
+            };
+            match meta.map(|m| HostKind::of(m.file_type())) {
+                Ok(kind) if !accepts(accept, kind) => refused(path, kind, accept),
+                _ => io::Error::new(e.kind(), format!("cannot open {shown}: {e}")),
             }
         })?;
     let file = fs_err::File::from_parts(file, path);
     let meta = file.metadata()?;
     let kind = HostKind::of(meta.file_type());
-    let ok = match accept {
-        Accept::Regular => kind == HostKind::Regular,
-        Accept::RegularOrBlock => matches!(kind, HostKind::Regular | HostKind::Block),
-    };
-    if !ok {
-        let wanted = match accept {
-            Accept::Regular => "a regular file",
-            Accept::RegularOrBlock => "a regular file or a block device",
-        };
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{} is a {kind}, not {wanted}", path.display()),
-        ));
+    if !accepts(accept, kind) {
+        return Err(refused(path, kind, accept));
     }
     let size = match kind {
         HostKind::Block => (&file).seek(SeekFrom::End(0))?,
         _ => meta.len(),
     };
     Ok(HostFile { file, kind, size })
+}
+
+fn accepts(accept: Accept, kind: HostKind) -> bool {
+    match accept {
+        Accept::Regular => kind == HostKind::Regular,
+        Accept::RegularOrBlock => matches!(kind, HostKind::Regular | HostKind::Block),
+    }
+}
+
+fn refused(path: &Path, kind: HostKind, accept: Accept) -> io::Error {
+    let wanted = match accept {
+        Accept::Regular => "a regular file",
+        Accept::RegularOrBlock => "a regular file or a block device",
+    };
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{} is a {kind}, not {wanted}", path.display()),
+    )
 }
 
 /// The whole regular file at `path` (symlinks followed), refusing files over `limit` bytes before
@@ -205,6 +219,20 @@ mod tests {
                 .contains("not a regular file or a block device"),
             "{err}"
         );
+        // A socket cannot be opened at all (ENXIO); the error still says what it is.
+        let socket = dir.path().join("socket");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        for follow in [Follow::Yes, Follow::No] {
+            let err = open(&socket, Accept::RegularOrBlock, follow).unwrap_err();
+            assert!(
+                err.to_string()
+                    .ends_with("socket is a socket, not a regular file or a block device"),
+                "{err}"
+            );
+        }
+        let missing = dir.path().join("missing");
+        let err = open(&missing, Accept::Regular, Follow::Yes).unwrap_err();
+        assert!(err.to_string().starts_with("cannot open "), "{err}");
     }
 
     #[test]

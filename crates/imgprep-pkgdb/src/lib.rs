@@ -111,14 +111,26 @@ pub struct Listing {
 /// Most problems a listing keeps; a database damaged everywhere yields no more than this.
 pub const MAX_PROBLEMS: usize = 10_000;
 
-/// Most packages a listing keeps (real systems have a few thousand; the largest some tens of
-/// thousands). Packages beyond it are left out, with one problem saying so.
-pub const MAX_PACKAGES: usize = 100_000;
+/// Most packages a listing keeps (real systems have a few hundred to a few thousand; the
+/// largest some ten thousand). Packages beyond it are left out, with one problem saying so.
+///
+/// Each package costs about [`PACKAGE_OVERHEAD`] bytes besides its text while it is listed,
+/// turned into a report entry and rendered, so the two limits together bound what a listing
+/// costs its reader (a whole `imgprep inspect` stays within 64 MiB; 100000 packages cost 78 MiB
+/// with no text at all, 160 MiB with 24 MiB of it).
+pub const MAX_PACKAGES: usize = 30_000;
 
-/// Most bytes of package text (summaries, descriptions, URLs) a listing keeps. Past it, the
-/// descriptions of further packages are left out, with one problem saying so: a hostile database
-/// cannot make the listing grow without bound.
-pub const MAX_LISTING_TEXT: usize = 24 << 20;
+/// Memory one listed package costs besides its text: the `Package`, the small allocations of
+/// its name, version, release and arch, and what a report makes of it.
+pub const PACKAGE_OVERHEAD: usize = 600;
+
+/// Most bytes of package text (summaries, descriptions, URLs) a listing keeps (a real system's
+/// are a few MiB at most). Past it, the descriptions of further packages are left out, with one
+/// problem saying so: a hostile database cannot make the listing grow without bound.
+pub const MAX_LISTING_TEXT: usize = 8 << 20;
+
+// A listing at both limits costs at most 32 MiB.
+const _: () = assert!(MAX_PACKAGES * PACKAGE_OVERHEAD + MAX_LISTING_TEXT <= 32 << 20);
 
 impl Listing {
     /// Adds a package within [`MAX_PACKAGES`] and [`MAX_LISTING_TEXT`]; `offset` is where its

@@ -261,7 +261,7 @@ fn listings_stay_bounded_whatever_the_database_holds() {
     assert_eq!(l.problems.len(), 1);
     assert_eq!(
         l.problems[0].error.to_string(),
-        "more than 100000 packages: the rest are left out"
+        format!("more than {MAX_PACKAGES} packages: the rest are left out")
     );
     // Descriptions past the text budget are left out (the packages stay), with one problem.
     let line = format!(" {}\n", "d".repeat(1000));

@@ -4,11 +4,13 @@
 //! A [`Hive`] reads one hive file through a [`ReadAt`], cell by cell: opening it checks the base
 //! block (signature, sequence numbers, checksum) and walks the hive bins and the cells in them
 //! in one streaming pass, keeping only a bitmap of where allocated cells start (one bit per four
-//! bytes of file); cells are then read on demand through a small page cache, so a hive of
-//! hundreds of MiB costs a few MiB of memory. [`Key`]s and [`Value`]s are views of cells; names
-//! are looked up case-insensitively as Windows does. Value data is
-//! decoded into [`Data`] the way hivex decodes it (strings stop at the first UTF-16 NUL, big-data
-//! `db` cells are joined).
+//! bytes of file); cells are then read on demand through a small page cache (at most 1 MiB of a
+//! structure's cell, value data only to its declared length and at most [`MAX_VALUE_LEN`]), so
+//! a hive of hundreds of MiB costs a few MiB of memory. Keys with more than [`MAX_SUBKEYS`]
+//! subkeys or [`MAX_VALUES`] values are refused. [`Key`]s and [`Value`]s are views of cells;
+//! names are looked up case-insensitively as Windows does. Value data is decoded into [`Data`]
+//! the way hivex decodes it (strings stop at the first UTF-16 NUL, big-data `db` cells are
+//! joined).
 //!
 //! It does not write hives, does not replay transaction logs (`.LOG1`/`.LOG2`; a hive whose
 //! sequence numbers differ is reported by [`Hive::is_dirty`] and read as it is), and knows
@@ -18,14 +20,24 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 
 pub use imgprep_io::ReadAt;
 
 /// Size of the base block at the start of the file; cell offsets count from its end.
 const BASE_BLOCK: usize = 0x1000;
-/// Largest value data this reader returns (hivex refuses values above 8 MB).
-pub const MAX_VALUE_LEN: u32 = 64 << 20;
+/// Largest value data this reader returns (hivex's `HIVEX_MAX_VALUE_LEN`).
+pub const MAX_VALUE_LEN: u32 = 8_000_000;
+/// Bytes of a cell read for a structure (`nk`, `vk`, a list, a `db` record): the largest real
+/// one, an `lf` list of 65535 subkeys, is 512 KiB, and hivex refuses larger allocations. Only
+/// value data is read to its declared length.
+const MAX_RECORD: u64 = 1 << 20;
+/// Most subkeys one key may have (hivex allows 70000; real `SOFTWARE` hives have keys with over
+/// 100000). A key's subkeys cost about 70 bytes each when listed.
+pub const MAX_SUBKEYS: usize = 200_000;
+/// Most values one key may have (hivex's `HIVEX_MAX_VALUES`).
+pub const MAX_VALUES: usize = 110_000;
 /// Data bytes in one segment of a big-data value.
 const DB_SEGMENT: u32 = 16344;
 /// How deeply `ri` subkey lists may nest (Windows writes one level).
@@ -178,6 +190,16 @@ pub enum Error {
         len: u32,
         /// The limit.
         limit: u32,
+    },
+    /// A key declares or lists more subkeys or values than this reader takes.
+    #[error("key at {offset:#x} has more than {limit} {what}")]
+    TooMany {
+        /// What was counted (`subkeys`, `values`).
+        what: &'static str,
+        /// File offset of the key's nk cell.
+        offset: u64,
+        /// The limit.
+        limit: usize,
     },
     /// A value says its data is stored inline but declares more than 4 bytes.
     #[error("value at {offset:#x} declares {len} bytes of inline data (at most 4 fit)")]
@@ -478,8 +500,15 @@ impl Hive {
         Ok(page)
     }
 
-    /// The data of the allocated cell at relative offset `rel` (without its size field).
+    /// The data of the allocated cell at relative offset `rel` (without its size field), at most
+    /// [`MAX_RECORD`] bytes of it.
     fn cell(&self, rel: u32, what: &'static str) -> Result<Vec<u8>> {
+        let len = self.cell_len(rel, what)?;
+        self.read_at(abs(rel) + 4, len.min(MAX_RECORD) as usize)
+    }
+
+    /// Bytes of data in the allocated cell at relative offset `rel` (without its size field).
+    fn cell_len(&self, rel: u32, what: &'static str) -> Result<u64> {
         let off = abs(rel);
         let end = self.bins_end();
         if off >= end || !off.is_multiple_of(4) {
@@ -502,7 +531,7 @@ impl Hive {
         }
         // The scan checked that the cell fits in its bin.
         let len = u64::from((u32_at(&self.read_at(off, 4)?, 0) as i32).unsigned_abs());
-        self.read_at(off + 4, (len - 4) as usize)
+        Ok(len - 4)
     }
 
     /// A cell checked for its two-byte signature and a minimum length.
@@ -738,17 +767,45 @@ impl<'h> Key<'h> {
 
     /// The subkeys, in the order their lists store them (Windows keeps them sorted by
     /// upper-cased name).
+    ///
+    /// A key that declares or lists more than [`MAX_SUBKEYS`] is an [`Error::TooMany`].
     pub fn subkeys(&self) -> Result<Vec<Key<'h>>> {
+        let mut out = Vec::new();
+        self.each_subkey(&mut |k| {
+            out.push(k);
+            ControlFlow::Continue(())
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `visit` for each subkey in list order until it breaks.
+    fn each_subkey(&self, visit: &mut dyn FnMut(Key<'h>) -> ControlFlow<()>) -> Result<()> {
         let nk = self.nk();
         let count = u32_at(&nk, 20);
         let list = u32_at(&nk, 28);
-        let mut out = Vec::new();
         if count == 0 || list == u32::MAX {
-            return Ok(out);
+            return Ok(());
+        }
+        let too_many = || Error::TooMany {
+            what: "subkeys",
+            offset: self.offset(),
+            limit: MAX_SUBKEYS,
+        };
+        if count as usize > MAX_SUBKEYS {
+            return Err(too_many());
         }
         let mut visited = HashSet::new();
-        self.walk_list(list, 0, &mut visited, &mut out)?;
-        Ok(out)
+        let mut listed = 0usize;
+        let mut counted = |k: Key<'h>| {
+            listed += 1;
+            if listed > MAX_SUBKEYS {
+                return Err(too_many());
+            }
+            Ok(visit(k))
+        };
+        // Whether the visitor stopped early makes no difference here.
+        let _stopped = self.walk_list(list, 0, &mut visited, &mut counted)?;
+        Ok(())
     }
 
     fn walk_list(
@@ -756,8 +813,8 @@ impl<'h> Key<'h> {
         rel: u32,
         depth: u32,
         visited: &mut HashSet<u32>,
-        out: &mut Vec<Key<'h>>,
-    ) -> Result<()> {
+        visit: &mut dyn FnMut(Key<'h>) -> Result<ControlFlow<()>>,
+    ) -> Result<ControlFlow<()>> {
         const WHAT: &str = "subkey list";
         if !visited.insert(rel) {
             return Err(Error::Loop {
@@ -790,30 +847,48 @@ impl<'h> Key<'h> {
         }
         for i in 0..count {
             let target = u32_at(&cell, 4 + i * stride);
-            if nested {
-                self.walk_list(target, depth + 1, visited, out)?;
+            let flow = if nested {
+                self.walk_list(target, depth + 1, visited, visit)?
             } else {
-                out.push(self.hive.key_at(target)?);
+                visit(self.hive.key_at(target)?)?
+            };
+            if flow.is_break() {
+                return Ok(flow);
             }
         }
-        Ok(())
+        Ok(ControlFlow::Continue(()))
     }
 
-    /// The subkey called `name` (case-insensitive), if any.
+    /// The subkey called `name` (case-insensitive), if any. The lists are searched without
+    /// collecting the subkeys.
     pub fn subkey(&self, name: &str) -> Result<Option<Key<'h>>> {
-        Ok(self
-            .subkeys()?
-            .into_iter()
-            .find(|k| names_equal(&k.name, name)))
+        let mut found = None;
+        self.each_subkey(&mut |k| {
+            if names_equal(&k.name, name) {
+                found = Some(k);
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })?;
+        Ok(found)
     }
 
-    /// The key's values, in stored order.
+    /// The key's values, in stored order. A key with more than [`MAX_VALUES`] is an
+    /// [`Error::TooMany`].
     pub fn values(&self) -> Result<Vec<Value<'h>>> {
         let nk = self.nk();
         let count = u32_at(&nk, 36) as usize;
         let list = u32_at(&nk, 40);
         if count == 0 || list == u32::MAX {
             return Ok(Vec::new());
+        }
+        if count > MAX_VALUES {
+            return Err(Error::TooMany {
+                what: "values",
+                offset: self.offset(),
+                limit: MAX_VALUES,
+            });
         }
         let cell = self.hive.cell(list, "value list")?;
         let needed = count.saturating_mul(4);
@@ -973,9 +1048,8 @@ impl<'h> Value<'h> {
         if len == 0 {
             return Ok(Vec::new());
         }
-        let cell = self.hive.cell(data_off, "value data")?;
-        if let Some(direct) = cell.get(..len as usize) {
-            return Ok(direct.to_vec());
+        if self.hive.cell_len(data_off, "value data")? >= u64::from(len) {
+            return self.hive.read_at(abs(data_off) + 4, len as usize);
         }
         // Longer than its cell: it must be a big-data record.
         let db = self

@@ -413,3 +413,131 @@ fn dirty_hive_is_reported_and_still_read() {
     );
     assert!(!Hive::from_bytes(base().to_vec()).unwrap().is_dirty());
 }
+
+/// A hive in memory that counts the bytes read from it.
+struct Counting {
+    data: Vec<u8>,
+    read: std::sync::atomic::AtomicU64,
+}
+
+impl imgprep_registry::ReadAt for Counting {
+    fn size(&self) -> u64 {
+        self.data.len() as u64
+    }
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        self.read
+            .fetch_add(buf.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        imgprep_registry::ReadAt::read_exact_at(&self.data, offset, buf)
+    }
+}
+
+/// Opens `b`, then returns the result of `f` and the bytes it read from the hive file.
+fn counting<T>(b: Vec<u8>, f: impl FnOnce(&Hive) -> T) -> (T, u64) {
+    let src = std::sync::Arc::new(Counting {
+        data: b,
+        read: 0.into(),
+    });
+    let hive = Hive::from_source(src.clone()).unwrap();
+    src.read.store(0, std::sync::atomic::Ordering::Relaxed);
+    let out = f(&hive);
+    (out, src.read.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+#[test]
+fn oversized_cells_counts_and_values_are_refused_before_they_are_read() {
+    use imgprep_registry::{Error, MAX_SUBKEYS, MAX_VALUE_LEN, MAX_VALUES};
+    // K's subkey list is an allocated cell of 16 MiB: a bounded prefix is read, then the
+    // signature is refused.
+    let mut b = base().to_vec();
+    let s = spots(&b);
+    let big = append_cells(&mut b, &[vec![0u8; 16 << 20]])[0];
+    put32(&mut b, s.k_nk + 28, big);
+    let (r, read) = counting(b, |h| {
+        h.open("K").unwrap().unwrap().subkeys().map(|v| v.len())
+    });
+    let e = r.unwrap_err();
+    assert!(e.to_string().contains("expected signature \"lf\""), "{e}");
+    assert!(read < 2 << 20, "read {read} bytes");
+
+    // A short string value whose data cell is 16 MiB: only its bytes are read.
+    let mut b = base().to_vec();
+    let s = spots(&b);
+    let mut data = "some string data"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect::<Vec<_>>();
+    let len = data.len() as u32;
+    data.resize(16 << 20, 0);
+    let cell = append_cells(&mut b, &[data])[0];
+    put32(&mut b, s.str_vk + 4, len);
+    put32(&mut b, s.str_vk + 8, cell);
+    let (r, read) = counting(b, |h| {
+        h.open("K")
+            .unwrap()
+            .unwrap()
+            .value("Str")
+            .unwrap()
+            .unwrap()
+            .data()
+    });
+    assert_eq!(r.unwrap(), Data::Sz("some string data".into()));
+    assert!(read < 1 << 20, "read {read} bytes");
+
+    // A value declaring more than MAX_VALUE_LEN bytes (the cell holds them) is refused unread.
+    let mut b = base().to_vec();
+    let s = spots(&b);
+    let cell = append_cells(&mut b, &[vec![b'A'; MAX_VALUE_LEN as usize + 8]])[0];
+    put32(&mut b, s.str_vk + 4, MAX_VALUE_LEN + 1);
+    put32(&mut b, s.str_vk + 8, cell);
+    let (r, read) = counting(b, |h| {
+        h.open("K")
+            .unwrap()
+            .unwrap()
+            .value("Str")
+            .unwrap()
+            .unwrap()
+            .data()
+    });
+    assert!(matches!(r, Err(Error::TooLarge { .. })), "{r:?}");
+    assert!(read < 1 << 20, "read {read} bytes");
+
+    // More subkeys than MAX_SUBKEYS: declared, or listed under a count that lies. Lookups and
+    // listings both stop.
+    let mut b = base().to_vec();
+    let s = spots(&b);
+    put32(&mut b, s.k_nk + 20, MAX_SUBKEYS as u32 + 1);
+    let hive = Hive::from_bytes(b).unwrap();
+    let k = hive.open("K").unwrap().unwrap();
+    assert!(matches!(k.subkeys(), Err(Error::TooMany { .. })));
+    assert!(matches!(k.subkey("A"), Err(Error::TooMany { .. })));
+    let mut b = base().to_vec();
+    let s = spots(&b);
+    let first = k_subkeys(&b, &s)[0];
+    let lists: Vec<Vec<u8>> = (0..=MAX_SUBKEYS / 65535)
+        .map(|_| leaf(b"lf", &[first; 65535], true))
+        .collect();
+    let rels = append_cells(&mut b, &lists);
+    let ri = append_cells(&mut b, &[leaf(b"ri", &rels, false)])[0];
+    put32(&mut b, s.k_nk + 28, ri);
+    let hive = Hive::from_bytes(b).unwrap();
+    let k = hive.open("K").unwrap().unwrap();
+    let e = k.subkeys().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "key at {:#x} has more than {MAX_SUBKEYS} subkeys",
+            k.offset()
+        )
+    );
+    // A name found before the limit is found; one that is not there hits it.
+    assert!(k.subkey("A").unwrap().is_some());
+    assert!(matches!(k.subkey("none"), Err(Error::TooMany { .. })));
+
+    // More values than MAX_VALUES: refused before the value list is read.
+    let mut b = base().to_vec();
+    let s = spots(&b);
+    put32(&mut b, s.k_nk + 36, MAX_VALUES as u32 + 1);
+    let hive = Hive::from_bytes(b).unwrap();
+    let e = hive.open("K").unwrap().unwrap().values().unwrap_err();
+    assert!(e.to_string().contains("more than 110000 values"), "{e}");
+}

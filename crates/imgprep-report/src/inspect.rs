@@ -1,5 +1,7 @@
 //! Inspection output: JSON, virt-inspector XML, and a table for people.
 
+use std::io::{self, Write as _};
+
 use comfy_table::{Cell, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use imgprep_inspect::{Inspection, OperatingSystem};
 
@@ -13,21 +15,40 @@ pub fn json(i: &Inspection) -> String {
     s
 }
 
+/// [`json`] written to `out` as it is rendered, so a long package list is never held twice.
+pub fn write_json(i: &Inspection, out: &mut dyn io::Write) -> io::Result<()> {
+    let mut out = io::BufWriter::new(out);
+    serde_json::to_writer_pretty(&mut out, i).map_err(io::Error::from)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
 /// virt-inspector's XML document.
 pub fn xml(i: &Inspection) -> String {
     let mut w = Writer::new();
-    w.start("operatingsystems");
-    for os in &i.operatingsystems {
-        xml_os(&mut w, os);
-    }
-    w.end();
+    xml_doc(&mut w, i);
     w.finish()
 }
 
-fn xml_os(w: &mut Writer, os: &OperatingSystem) {
+/// [`xml`] written to `out` as it is rendered.
+pub fn write_xml(i: &Inspection, out: &mut dyn io::Write) -> io::Result<()> {
+    let mut w = Writer::to_sink(out);
+    xml_doc(&mut w, i);
+    w.finish_to_sink()
+}
+
+fn xml_doc(w: &mut Writer<'_>, i: &Inspection) {
+    w.start("operatingsystems");
+    for os in &i.operatingsystems {
+        xml_os(w, os);
+    }
+    w.end();
+}
+
+fn xml_os(w: &mut Writer<'_>, os: &OperatingSystem) {
     w.start("operatingsystem");
     w.element("root", &os.root);
-    let opt = |w: &mut Writer, name: &str, v: &Option<String>| {
+    let opt = |w: &mut Writer<'_>, name: &str, v: &Option<String>| {
         if let Some(v) = v {
             w.element(name, v);
         }

@@ -1,9 +1,19 @@
 //! A minimal indenting XML writer with libxml2's escaping and layout.
 
-/// Builds an XML document the way libxml2's text writer lays it out with a two-space indent.
-#[derive(Debug, Default)]
-pub(crate) struct Writer {
+use std::io;
+
+/// Bytes of document kept before they are handed to the sink, when there is one.
+const FLUSH_AT: usize = 64 << 10;
+
+/// Builds an XML document the way libxml2's text writer lays it out with a two-space indent,
+/// into a string or, piece by piece, into a sink.
+#[derive(Default)]
+pub(crate) struct Writer<'a> {
     out: String,
+    /// Where the document goes as it grows (`None`: it is kept whole for [`Writer::finish`]).
+    sink: Option<&'a mut dyn io::Write>,
+    /// The first error the sink gave; nothing more is written after it.
+    failed: Option<io::Error>,
     /// Open elements, and whether each has child elements yet.
     stack: Vec<(String, bool)>,
     /// The innermost open element has been given text.
@@ -12,11 +22,40 @@ pub(crate) struct Writer {
     pending: bool,
 }
 
-impl Writer {
+impl std::fmt::Debug for Writer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("stack", &self.stack)
+            .field("buffered", &self.out.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Writer<'a> {
     pub(crate) fn new() -> Self {
         Self {
             out: "<?xml version=\"1.0\"?>\n".into(),
             ..Default::default()
+        }
+    }
+
+    /// A writer that hands the document to `sink` as it grows.
+    pub(crate) fn to_sink(sink: &'a mut dyn io::Write) -> Self {
+        Self {
+            sink: Some(sink),
+            ..Self::new()
+        }
+    }
+
+    /// Hands what is buffered to the sink, if there is one.
+    fn flush(&mut self) {
+        if let Some(sink) = &mut self.sink
+            && self.failed.is_none()
+        {
+            if let Err(e) = sink.write_all(self.out.as_bytes()) {
+                self.failed = Some(e);
+            }
+            self.out.clear();
         }
     }
 
@@ -74,6 +113,9 @@ impl Writer {
             self.out.push_str(">\n");
         }
         self.text = false;
+        if self.out.len() >= FLUSH_AT {
+            self.flush();
+        }
     }
 
     /// `<name>text</name>`.
@@ -83,8 +125,15 @@ impl Writer {
         self.end();
     }
 
+    /// The document (for a writer without a sink).
     pub(crate) fn finish(self) -> String {
         self.out
+    }
+
+    /// Hands the rest of the document to the sink; the first error the sink gave, if any.
+    pub(crate) fn finish_to_sink(mut self) -> io::Result<()> {
+        self.flush();
+        self.failed.map_or(Ok(()), Err)
     }
 }
 
@@ -124,6 +173,42 @@ mod tests {
         assert_eq!(
             w.finish(),
             "<?xml version=\"1.0\"?>\n<a>\n  <b>x &amp; &lt;y&gt;</b>\n  <c dev=\"&quot;q&quot;\">/</c>\n  <empty/>\n</a>\n"
+        );
+    }
+
+    #[test]
+    fn a_sink_gets_the_same_document_in_pieces() {
+        let build = |w: &mut Writer<'_>| {
+            w.start("a");
+            for i in 0..20_000 {
+                w.element("b", &format!("item {i} & more"));
+            }
+            w.end();
+        };
+        let mut whole = Writer::new();
+        build(&mut whole);
+        let whole = whole.finish();
+        /// Records the size of each write.
+        struct Pieces(Vec<u8>, usize);
+        impl io::Write for Pieces {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.1 = self.1.max(b.len());
+                self.0.extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut sink = Pieces(Vec::new(), 0);
+        let mut w = Writer::to_sink(&mut sink);
+        build(&mut w);
+        w.finish_to_sink().unwrap();
+        assert_eq!(String::from_utf8(sink.0).unwrap(), whole);
+        assert!(
+            whole.len() > 4 * FLUSH_AT && sink.1 < 2 * FLUSH_AT,
+            "{}",
+            sink.1
         );
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{LazyLock, OnceLock};
 
 use imgprep_guest::Guest;
 use imgprep_inspect::{Application, DiskInfo, OperatingSystem, Service};
-use imgprep_sysconf::boot::BootGraph;
+use imgprep_sysconf::boot::{BootGraph, SystemdPackage};
 use imgprep_sysconf::python::{self, Python};
 use regex::Regex;
 
@@ -108,12 +108,13 @@ impl<'a> Context<'a> {
     /// package database.
     pub fn boot(&self) -> &BootGraph {
         self.boot.get_or_init(|| {
-            let version = self.packages("systemd").find_map(|a| {
-                let v = a.version.as_deref()?;
-                let digits: String = v.chars().take_while(char::is_ascii_digit).collect();
-                digits.parse::<u32>().ok()
+            let package = self.packages("systemd").find_map(|a| {
+                Some(SystemdPackage {
+                    version: a.version.clone()?,
+                    release: a.release.clone().unwrap_or_default(),
+                })
             });
-            BootGraph::read(self.guest, version)
+            BootGraph::read(self.guest, package)
         })
     }
 

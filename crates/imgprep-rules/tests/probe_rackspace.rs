@@ -15,13 +15,23 @@ fn os(distro: &str, major: u32, minor: u32, apps: &[(&str, &str)]) -> OperatingS
 fn run(check: &str, g: &MemGuest, os: &OperatingSystem) -> Outcome {
     let yaml = match check {
         "present" => "probe: nova-agent-present\n",
-        "branch" => {
-            "probe: nova-agent-branch\nlegacy_fails_on: [rhel, centos]\nlegacy_fails_version: \">=7.2\"\n"
-        }
+        "branch" => "probe: nova-agent-branch\n",
         "tun-tap" => "probe: tun-tap\n",
         other => panic!("{other}"),
     };
     common::run(yaml, g, os, &[])
+}
+
+/// A CentOS 7.MINOR whose package database lists systemd VERSION-RELEASE.
+fn centos_with_systemd(minor: u32, version: &str, release: &str) -> OperatingSystem {
+    let mut os = common::linux("centos", 7, minor, "rpm");
+    os.applications = Some(vec![imgprep_inspect::Application {
+        name: "systemd".into(),
+        version: Some(version.into()),
+        release: Some(release.into()),
+        ..Default::default()
+    }]);
+    os
 }
 
 fn v1(g: MemGuest) -> MemGuest {
@@ -71,19 +81,43 @@ fn presence_and_branch_table() {
             "2.x (2.1.16)",
         ),
         (
-            "1.x on CentOS 7.2",
+            "1.x on CentOS 7.2, systemd version unknown",
             v1(systemd()),
             &centos72,
             Status::Pass,
+            Status::Warn,
+            "does not give the systemd version",
+        ),
+        (
+            "1.x on a never-updated CentOS 7.2",
+            v1(systemd()),
+            &centos_with_systemd(2, "219", "19.el7"),
+            Status::Pass,
             Status::Fail,
-            "December 2015",
+            "never starts",
+        ),
+        (
+            "1.x on CentOS 7.2 with the fixed systemd",
+            v1(systemd()),
+            &centos_with_systemd(2, "219", "19.el7_2.3"),
+            Status::Pass,
+            Status::Warn,
+            "rather than upgrading 1.x in place",
+        ),
+        (
+            "1.x on CentOS 7.9",
+            v1(systemd()),
+            &centos_with_systemd(9, "219", "78.el7_9.9"),
+            Status::Pass,
+            Status::Warn,
+            "build a new image with 2.x",
         ),
         (
             "1.x on Debian",
             v1(systemd()),
             &debian,
             Status::Pass,
-            Status::Pass,
+            Status::Warn,
             "legacy branch",
         ),
         (
@@ -92,7 +126,7 @@ fn presence_and_branch_table() {
             &debian,
             Status::Pass,
             Status::Warn,
-            "both",
+            "Both branches",
         ),
         (
             "package only, 2.x version",

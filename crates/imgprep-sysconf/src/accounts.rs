@@ -19,8 +19,9 @@ pub const SHADOW: &str = "/etc/shadow";
 /// Shadow group passwords.
 pub const GSHADOW: &str = "/etc/gshadow";
 
-/// Entries of /etc/skel copied at most, and its depth.
+/// Entries of /etc/skel copied at most, their bytes, and its depth.
 const MAX_SKEL: usize = 1024;
+const MAX_SKEL_BYTES: u64 = 64 << 20;
 const MAX_SKEL_DEPTH: usize = 8;
 
 /// One `/etc/passwd` entry.
@@ -357,14 +358,14 @@ pub fn add_account(g: &dyn Guest, a: &NewAccount) -> Result<Vec<FileOp>, Error> 
         let mode = defs
             .get("HOME_MODE")
             .and_then(|s| crate::logindefs::parse_c_number(&s.value))
-            .unwrap_or(0o777 & !umask);
+            .unwrap_or(0o777 & !umask)
+            & 0o7777;
         ops.push(FileOp {
             path: home.clone(),
             op: crate::Op::Mkdir { mode, uid, gid },
             why: format!("home of {}", a.name),
         });
-        let mut count = 0;
-        copy_skel(g, "/etc/skel", &home, (uid, gid), 0, &mut count, &mut ops)?;
+        copy_skel(g, "/etc/skel", &home, (uid, gid), 0, &mut (0, 0), &mut ops)?;
     }
     Ok(ops)
 }
@@ -376,16 +377,20 @@ fn copy_skel(
     to: &str,
     (uid, gid): (u32, u32),
     depth: usize,
-    count: &mut usize,
+    budget: &mut (usize, u64),
     ops: &mut Vec<FileOp>,
 ) -> Result<(), Error> {
+    let too_large = |what: String| Error::Invalid {
+        what: "/etc/skel".into(),
+        why: format!("more than {what}; useradd would copy it all"),
+    };
     if depth > MAX_SKEL_DEPTH {
-        return Ok(());
+        return Err(too_large(format!("{MAX_SKEL_DEPTH} directory levels")));
     }
     for name in crate::text::list_dir(g, from) {
-        *count += 1;
-        if *count > MAX_SKEL {
-            return Ok(());
+        budget.0 += 1;
+        if budget.0 > MAX_SKEL {
+            return Err(too_large(format!("{MAX_SKEL} entries")));
         }
         let src = join(from, &name);
         let dst = join(to, &name);
@@ -402,10 +407,14 @@ fn copy_skel(
                     },
                     why,
                 });
-                copy_skel(g, &src, &dst, (uid, gid), depth + 1, count, ops)?;
+                copy_skel(g, &src, &dst, (uid, gid), depth + 1, budget, ops)?;
             }
             imgprep_fs::FileKind::File => {
                 let content = g.read_file(&src, MAX_TEXT)?;
+                budget.1 += content.len() as u64;
+                if budget.1 > MAX_SKEL_BYTES {
+                    return Err(too_large(format!("{MAX_SKEL_BYTES} bytes")));
+                }
                 ops.push(FileOp::write(
                     dst,
                     content,

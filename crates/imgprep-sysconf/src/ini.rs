@@ -25,7 +25,13 @@ pub struct Entry {
 
 /// The assignments of an INI file, in file order.
 pub fn entries(lines: &[(usize, String)]) -> Vec<Entry> {
+    parse(lines).0
+}
+
+/// The assignments, and the section headers as `(line, name)`.
+fn parse(lines: &[(usize, String)]) -> (Vec<Entry>, Vec<(usize, String)>) {
     let mut section = String::new();
+    let mut headers = Vec::new();
     let mut out: Vec<Entry> = Vec::new();
     let mut current: Option<Entry> = None;
     for (n, raw) in lines {
@@ -41,11 +47,13 @@ pub fn entries(lines: &[(usize, String)]) -> Vec<Entry> {
             continue;
         }
         out.extend(current.take());
-        if l.is_empty() || l.starts_with('#') || l.starts_with(';') {
+        // oslo.config refuses an indented line where no value is open: nothing is read from it.
+        if l.is_empty() || starts_blank || l.starts_with('#') || l.starts_with(';') {
             continue;
         }
         if let Some(name) = l.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
             section = name.trim().to_owned();
+            headers.push((*n, section.clone()));
             continue;
         }
         let Some(sep) = l.find(['=', ':']) else {
@@ -61,7 +69,7 @@ pub fn entries(lines: &[(usize, String)]) -> Vec<Entry> {
         });
     }
     out.extend(current);
-    out
+    (out, headers)
 }
 
 /// The assignment of `key` in `section` that counts: the last one.
@@ -122,25 +130,26 @@ pub fn set(bytes: &[u8], section: &str, key: &str, value: &str) -> Result<Option
 /// with it at the end of the file.
 fn insert(f: &mut TextFile, section: &str, line: &str) {
     let lines = numbered(f);
-    let header = lines
+    let (entries, headers) = parse(&lines);
+    let header = headers
         .iter()
-        .filter(|(_, l)| {
-            l.trim()
-                .trim_start_matches('\u{feff}')
-                .strip_prefix('[')
-                .and_then(|s| s.strip_suffix(']'))
-                .is_some_and(|s| s.trim() == section)
-        })
+        .filter(|(_, name)| name == section)
         .map(|(n, _)| *n)
         .next_back();
     match header {
         Some(h) => {
-            let last = entries(&lines)
+            let last = entries
                 .iter()
                 .filter(|e| e.section == section && e.line > h)
                 .map(|e| e.end)
                 .max()
                 .unwrap_or(h);
+            // Indented lines after it would continue the new value (oslo.config refuses them
+            // where no value is open): the line goes after them.
+            let last = lines[last..]
+                .iter()
+                .take_while(|(_, l)| l.starts_with([' ', '\t']) && !l.trim().is_empty())
+                .fold(last, |_, (n, _)| *n);
             f.insert_after(last, line);
         }
         None => {
@@ -162,10 +171,10 @@ pub fn add_to_list(
     default: &[&str],
 ) -> Result<Option<Vec<u8>>, Error> {
     check(key, item)?;
-    if item.contains(',') {
+    if item.trim().is_empty() || item.contains(',') {
         return Err(Error::Invalid {
-            what: item.to_owned(),
-            why: "one list entry, without a comma".into(),
+            what: format!("list entry {item:?}"),
+            why: "one list entry, not empty, without a comma".into(),
         });
     }
     let mut f = TextFile::parse(bytes);

@@ -14,6 +14,9 @@ use crate::{Error, FileOp};
 /// The path of the file.
 pub const PATH: &str = "/etc/login.defs";
 
+/// C's `isspace` in the C locale.
+const C_SPACE: [char; 6] = [' ', '\t', '\n', '\x0b', '\x0c', '\r'];
+
 /// One `KEY VALUE` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Setting {
@@ -44,21 +47,25 @@ impl LoginDefs {
         }
     }
 
-    /// Parses the bytes of a login.defs file.
+    /// Parses the bytes of a login.defs file as shadow-utils' `def_load` does: trailing
+    /// blanks (C `isspace`) dropped, the key up to the first space or tab, the value after
+    /// the spaces, tabs and quotes that follow, up to the next quote; a line with one field is
+    /// no setting.
     pub fn parse(bytes: Vec<u8>) -> Self {
         let text = String::from_utf8_lossy(&bytes);
         let mut settings = Vec::new();
         for (i, raw) in text.lines().enumerate() {
-            let l = raw.trim();
+            let l = raw
+                .trim_end_matches(C_SPACE)
+                .trim_start_matches([' ', '\t']);
             if l.is_empty() || l.starts_with('#') {
                 continue;
             }
-            let (key, rest) = l.split_once([' ', '\t']).unwrap_or((l, ""));
-            let value = rest.trim();
-            let value = value
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .unwrap_or(value);
+            let Some((key, rest)) = l.split_once([' ', '\t']) else {
+                continue;
+            };
+            let value = rest.trim_start_matches([' ', '"', '\t']);
+            let value = value.split('"').next().unwrap_or_default();
             settings.push(Setting {
                 line: i + 1,
                 key: key.to_owned(),
@@ -152,10 +159,18 @@ impl LoginDefs {
         owner: (u32, u32, u32),
         why: &str,
     ) -> Result<Vec<FileOp>, Error> {
-        if key.is_empty() || key.contains(char::is_whitespace) || value.contains('\n') {
+        // What def_load would not read back as `value`.
+        let unreadable = value.is_empty()
+            || value.contains(['"', '\n'])
+            || value.starts_with([' ', '\t'])
+            || value.ends_with(C_SPACE);
+        if key.is_empty() || key.contains(char::is_whitespace) || key.starts_with('#') || unreadable
+        {
             return Err(Error::Invalid {
                 what: format!("login.defs setting {key:?} = {value:?}"),
-                why: "a key is one word and a value one line".into(),
+                why: "a key is one word and a value one line, not empty, without quotes or \
+                      blanks around it"
+                    .into(),
             });
         }
         let mut file = TextFile::parse(&self.bytes);
@@ -165,13 +180,16 @@ impl LoginDefs {
                 let old = file.line(s.line).unwrap_or_default();
                 // Keep the separator the line uses between key and value.
                 let sep: String = old
-                    .trim_start()
+                    .trim_start_matches([' ', '\t'])
                     .get(key.len()..)
                     .unwrap_or(" ")
                     .chars()
-                    .take_while(|c| c.is_whitespace())
+                    .take_while(|c| matches!(c, ' ' | '\t'))
                     .collect();
-                let indent: String = old.chars().take_while(|c| c.is_whitespace()).collect();
+                let indent: String = old
+                    .chars()
+                    .take_while(|c| matches!(c, ' ' | '\t'))
+                    .collect();
                 let sep = if sep.is_empty() { " ".into() } else { sep };
                 file.replace(s.line, &format!("{indent}{key}{sep}{value}"));
             }
@@ -214,6 +232,31 @@ mod tests {
         assert_eq!(ld.uid_range(true), (101, 499));
         assert_eq!(ld.gid_range(true), (101, 999));
         assert_eq!(parse_c_number("010"), Some(8));
+    }
+
+    #[test]
+    fn lines_as_def_load_splits_them() {
+        let ld = LoginDefs::parse(
+            b"UMASK\x0b\t \nENCRYPT_METHOD \"SHA512\" x\nMAIL_DIR\t\"/var/mail\nUMASK 077\x0c\r\n\
+              \x0bHOME_MODE 0700\n"
+                .to_vec(),
+        );
+        let got: Vec<(&str, &str)> = ld
+            .settings()
+            .iter()
+            .map(|s| (s.key.as_str(), s.value.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("ENCRYPT_METHOD", "SHA512"),
+                ("MAIL_DIR", "/var/mail"),
+                ("UMASK", "077"),
+                ("\x0bHOME_MODE", "0700")
+            ]
+        );
+        assert!(ld.set("UMASK", "", (0o644, 0, 0), "t").is_err());
+        assert!(ld.set("UMASK", "\"027\"", (0o644, 0, 0), "t").is_err());
     }
 
     #[test]

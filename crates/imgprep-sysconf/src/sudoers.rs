@@ -138,10 +138,11 @@ impl Sudoers {
             .collect()
     }
 
-    /// `requiretty` for `user`: sudo applies the global `Defaults` lines first and the per-user
-    /// ones (`Defaults:USER_LIST`) after them, whatever their order in the files; within each
-    /// kind the last setting wins. Host, runas and command `Defaults` (`@`, `>`, `!`) are
-    /// ignored.
+    /// `requiretty` for `user`: sudo applies global `Defaults` and the user's own
+    /// (`Defaults:USER_LIST`) in the order it reads them, the last setting winning (sudoers(5):
+    /// "global, host, user, and runas Defaults first, then command defaults"; `sudo -n` run as
+    /// the user agrees, tests/baseline_sudo.rs). Host, runas and command `Defaults` (`@`, `>`,
+    /// `!`) are ignored.
     pub fn requiretty(&self, user: &str, groups: &[String]) -> Tty {
         requiretty(&self.files, user, groups)
     }
@@ -149,15 +150,17 @@ impl Sudoers {
 
 /// `requiretty` for `user` over `files` (see [`Sudoers::requiretty`]).
 pub fn requiretty(files: &[Lines], user: &str, groups: &[String]) -> Tty {
-    let mut global: Option<(bool, Evidence)> = None;
-    let mut own: Option<(bool, Evidence)> = None;
+    // (value, line, a per-user line) of the setting that counts so far, and the last global
+    // line that turned requiretty on.
+    let mut last: Option<(bool, Evidence, bool)> = None;
+    let mut global_on: Option<Evidence> = None;
     for f in files {
         for (n, l) in f.meaningful() {
             let Some((head, opts)) = l.split_once(char::is_whitespace) else {
                 continue;
             };
-            let slot = if head == "Defaults" {
-                &mut global
+            let own = if head == "Defaults" {
+                false
             } else if let Some(users) = head.strip_prefix("Defaults:") {
                 if !users
                     .split(',')
@@ -165,7 +168,7 @@ pub fn requiretty(files: &[Lines], user: &str, groups: &[String]) -> Tty {
                 {
                     continue;
                 }
-                &mut own
+                true
             } else {
                 continue;
             };
@@ -175,17 +178,23 @@ pub fn requiretty(files: &[Lines], user: &str, groups: &[String]) -> Tty {
                     "!requiretty" => false,
                     _ => continue,
                 };
-                *slot = Some((value, Evidence::line(&f.path, n, l)));
+                let ev = Evidence::line(&f.path, n, l);
+                if value && !own {
+                    global_on = Some(ev.clone());
+                }
+                last = Some((value, ev, own));
             }
         }
     }
-    let on = own.as_ref().or(global.as_ref()).is_some_and(|(v, _)| *v);
-    // Without a global requiretty there is nothing to show (a per-user `!requiretty` alone
-    // changes nothing).
-    let evidence = match (&global, &own) {
-        (Some((true, g)), Some((_, o))) => vec![g.clone(), o.clone()],
-        (Some((true, g)), None) => vec![g.clone()],
-        (_, Some((true, o))) => vec![o.clone()],
+    let Some((on, ev, own)) = last else {
+        return Tty::default();
+    };
+    // The deciding line, after the global line it overrides; nothing to show when requiretty
+    // was never on.
+    let evidence = match (on, own, global_on) {
+        (true, false, _) => vec![ev],
+        (_, true, Some(g)) => vec![g, ev],
+        (true, true, None) => vec![ev],
         _ => Vec::new(),
     };
     Tty { on, evidence }
@@ -352,11 +361,11 @@ mod tests {
             ("Defaults    requiretty\n", true, vec![1]),
             ("Defaults   !visiblepw, requiretty\n", true, vec![1]),
             ("Defaults requiretty\nDefaults !requiretty\n", false, vec![]),
-            // The user's own setting wins wherever it stands.
+            // The last setting wins, global or the user's own, as sudo reads them in order.
             (
                 "Defaults:cliqruser !requiretty\nDefaults    requiretty\n",
-                false,
-                vec![2, 1],
+                true,
+                vec![2],
             ),
             (
                 "Defaults    requiretty\nDefaults:%wheel !requiretty\n",

@@ -140,18 +140,39 @@ impl TextFile {
         }
     }
 
-    /// Replaces line `n` (1-based) with `text`, keeping its terminator. No-op when `text` is
-    /// what the line already says; false when there is no line `n`.
+    /// Replaces line `n` (1-based) with `text`, keeping its terminator. `text` is usually the
+    /// line as [`TextFile::line`] gives it, edited: what it has in common with that text at the
+    /// start and at the end keeps the line's own bytes (invalid UTF-8 included), so only the
+    /// edited part changes. No-op when `text` is what the line already says; false when there
+    /// is no line `n`.
     pub fn replace(&mut self, n: usize, text: &str) -> bool {
         let Some(l) = n.checked_sub(1).and_then(|i| self.lines.get_mut(i)) else {
             return false;
         };
-        let body = strip_eol(l).len();
-        if l[..body] == *text.as_bytes() {
+        let raw = strip_eol(l);
+        if raw == text.as_bytes() {
             return true;
         }
-        let mut new = text.as_bytes().to_vec();
-        new.extend_from_slice(&l[body..]);
+        let old = String::from_utf8_lossy(raw);
+        // Common prefix and suffix, in characters, not overlapping.
+        let prefix: usize = old
+            .chars()
+            .zip(text.chars())
+            .take_while(|(a, b)| a == b)
+            .map(|(a, _)| a.len_utf8())
+            .sum();
+        let suffix: usize = old[prefix..]
+            .chars()
+            .rev()
+            .zip(text[prefix..].chars().rev())
+            .take_while(|(a, b)| a == b)
+            .map(|(a, _)| a.len_utf8())
+            .sum();
+        let start = raw_offset(raw, prefix);
+        let end = raw_offset(raw, old.len() - suffix);
+        let mut new = raw[..start].to_vec();
+        new.extend_from_slice(&text.as_bytes()[prefix..text.len() - suffix]);
+        new.extend_from_slice(&l[end..]);
         *l = new;
         true
     }
@@ -191,7 +212,55 @@ impl TextFile {
     }
 }
 
+/// The offset in `raw` of byte `at` of `String::from_utf8_lossy(raw)` (a character boundary):
+/// valid UTF-8 is the same in both, each invalid sequence is one U+FFFD (3 bytes) in the text.
+fn raw_offset(raw: &[u8], at: usize) -> usize {
+    let (mut text, mut bytes) = (0, 0);
+    for chunk in raw.utf8_chunks() {
+        let valid = chunk.valid().len();
+        if at <= text + valid {
+            return bytes + (at - text);
+        }
+        text += valid;
+        bytes += valid;
+        if !chunk.invalid().is_empty() {
+            if at < text + 3 {
+                return bytes;
+            }
+            text += 3;
+            bytes += chunk.invalid().len();
+        }
+    }
+    bytes
+}
+
 fn strip_eol(l: &[u8]) -> &[u8] {
     let l = l.strip_suffix(b"\n").unwrap_or(l);
     l.strip_suffix(b"\r").unwrap_or(l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replace_keeps_the_bytes_it_does_not_change() {
+        let raw = b"plugins=a.A,\xe9\xe9 # caf\xc3\xa9\r\nx=\xff\n";
+        let mut f = TextFile::parse(raw);
+        let old = f.line(1).unwrap();
+        assert!(f.replace(1, &old.replace(" #", ",c.C #")));
+        assert_eq!(
+            f.to_bytes(),
+            b"plugins=a.A,\xe9\xe9,c.C # caf\xc3\xa9\r\nx=\xff\n"
+        );
+        // The edit at the very end of a line ending in invalid bytes.
+        assert!(f.replace(2, &format!("{}y", f.line(2).unwrap())));
+        assert!(f.to_bytes().ends_with(b"\r\nx=\xffy\n"));
+        // A whole new line; nothing to do when the text is the line.
+        let mut g = TextFile::parse(b"\xfe\n");
+        assert!(g.replace(1, "umask 022"));
+        assert_eq!(g.to_bytes(), b"umask 022\n");
+        assert!(g.replace(1, "umask 022") && !g.replace(2, "x"));
+        assert_eq!(g.to_bytes(), b"umask 022\n");
+    }
 }

@@ -34,16 +34,23 @@ pub const ANCHORS: [&str; 5] = [
 /// Largest bundle or certificate file read.
 pub const MAX_BUNDLE: u64 = 16 << 20;
 
-/// DER certificates in PEM text (or the bytes themselves when they are DER).
+/// DER certificates in PEM text (or the bytes themselves when they are DER). A block left open
+/// (a `BEGIN` line before the previous block's `END`) is skipped, as Go's `pem.Decode` skips
+/// it, so a certificate appended after a damaged one is still found.
 pub fn certificates(data: &[u8]) -> Vec<Vec<u8>> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
     let text = String::from_utf8_lossy(data);
     let mut out = Vec::new();
     let mut rest = text.as_ref();
-    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
-        let body = &rest[start + 27..];
+    while let Some(start) = rest.find(BEGIN) {
+        let body = &rest[start + BEGIN.len()..];
         let Some(end) = body.find("-----END CERTIFICATE-----") else {
             break;
         };
+        if let Some(inner) = body[..end].rfind(BEGIN) {
+            rest = &body[inner..];
+            continue;
+        }
         let b64: String = body[..end].chars().filter(|c| !c.is_whitespace()).collect();
         if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(b64) {
             out.push(der);
@@ -185,11 +192,19 @@ impl Family {
 /// (`(guest path, bytes)`).
 pub fn debian_bundle(g: &dyn Guest, extra: Option<(&str, &[u8])>) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
+    // A file named many times is added each time, as the script does: the total is capped.
     let add = |out: &mut Vec<u8>, bytes: &[u8]| {
+        if (out.len() + bytes.len()) as u64 >= MAX_BUNDLE {
+            return Err(Error::Invalid {
+                what: "/etc/ssl/certs/ca-certificates.crt".into(),
+                why: format!("the certificates listed come to more than {MAX_BUNDLE} bytes"),
+            });
+        }
         out.extend_from_slice(bytes);
         if !bytes.is_empty() && !bytes.ends_with(b"\n") {
             out.push(b'\n');
         }
+        Ok(())
     };
     if let Some(conf) = read_lines(g, "/etc/ca-certificates.conf")? {
         for (_, l) in &conf.lines {
@@ -198,7 +213,7 @@ pub fn debian_bundle(g: &dyn Guest, extra: Option<(&str, &[u8])>) -> Result<Vec<
             }
             let p = join("/usr/share/ca-certificates", l);
             if g.is_file(&p) {
-                add(&mut out, &g.read_file(&p, MAX_BUNDLE)?);
+                add(&mut out, &g.read_file(&p, MAX_BUNDLE)?)?;
             }
         }
     }
@@ -224,8 +239,8 @@ pub fn debian_bundle(g: &dyn Guest, extra: Option<(&str, &[u8])>) -> Result<Vec<
     local.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     for (p, bytes) in local {
         match bytes {
-            Some(b) => add(&mut out, &b),
-            None => add(&mut out, &g.read_file(&p, MAX_BUNDLE)?),
+            Some(b) => add(&mut out, &b)?,
+            None => add(&mut out, &g.read_file(&p, MAX_BUNDLE)?)?,
         }
     }
     Ok(out)
@@ -321,8 +336,11 @@ mod tests {
         let der = vec![0x30, 0x03, 0x02, 0x01, 0x05];
         let p = format!("junk\n{}", pem(&der));
         assert_eq!(certificates(p.as_bytes()), vec![der.clone()]);
-        assert_eq!(certificates(&der), vec![der]);
+        assert_eq!(certificates(&der), vec![der.clone()]);
         assert!(certificates(b"nothing").is_empty());
+        // A damaged block (its END line lost) before a good one.
+        let damaged = format!("-----BEGIN CERTIFICATE-----\nMAMCAQc=\n-----END CERTI\n{p}");
+        assert_eq!(certificates(damaged.as_bytes()), vec![der]);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::process::Command;
 
 use imgprep_guest::{Guest, Image, Mountable};
 use imgprep_sysconf::accounts::Accounts;
-use imgprep_sysconf::shell::{Session, State, Val, login_umask};
+use imgprep_sysconf::shell::{Session, State, Val, login_umask, shell_startup_umask, system_umask};
 use imgprep_testkit::MemGuest;
 
 /// Accounts every layout gets, one per login shell checked: (name, uid, shell).
@@ -32,47 +32,11 @@ const PROGRAMS: [&str; 10] = [
     "bash", "dash", "bsd-csh", "tcsh", "env", "id", "cat", "grep", "tty", "uname",
 ];
 
-/// A layout: a guest tree.
+/// A layout: a guest tree, and the umask an edit gave some accounts.
 struct Layout {
     name: String,
     guest: MemGuest,
-}
-
-/// Copies every small regular file, link and directory of `g` into a MemGuest.
-fn copy(g: &dyn Guest) -> MemGuest {
-    let mut out = MemGuest::new();
-    let mut stack = vec!["/".to_owned()];
-    let mut n = 0;
-    while let Some(dir) = stack.pop() {
-        for e in g.read_dir(&dir).unwrap_or_default() {
-            n += 1;
-            assert!(n < 50_000, "an unexpectedly large tree");
-            let name = String::from_utf8_lossy(&e.name).into_owned();
-            let p = if dir == "/" {
-                format!("/{name}")
-            } else {
-                format!("{dir}/{name}")
-            };
-            let Ok(Some(m)) = g.lstat(&p) else { continue };
-            out = match m.kind {
-                imgprep_fs::FileKind::Dir => {
-                    stack.push(p.clone());
-                    out.dir_owned(&p, (m.mode, m.uid, m.gid))
-                }
-                imgprep_fs::FileKind::Symlink => {
-                    let t = String::from_utf8_lossy(&g.read_link(&p).unwrap()).into_owned();
-                    out.link(&p, &t)
-                }
-                imgprep_fs::FileKind::File if m.size <= 1 << 20 => out.file_owned(
-                    &p,
-                    g.read_file(&p, 1 << 20).unwrap(),
-                    (m.mode, m.uid, m.gid),
-                ),
-                _ => out,
-            };
-        }
-    }
-    out
+    expect: Vec<(&'static str, u16)>,
 }
 
 const RHEL_PROFILE: &str = r#"# /etc/profile
@@ -197,8 +161,55 @@ fn synthetic() -> Vec<Layout> {
         .map(|(n, g)| Layout {
             name: n.to_owned(),
             guest: g,
+            expect: Vec::new(),
         })
         .collect()
+}
+
+/// The umask edits applied to a hardened RHEL layout: one account's startup file for each
+/// shell, and the system-wide edit.
+fn edited() -> Vec<Layout> {
+    let hardened = with_users(
+        MemGuest::new()
+            .file(
+                "/etc/login.defs",
+                "UMASK           077\nUSERGROUPS_ENAB yes\n",
+            )
+            .file(
+                "/etc/profile",
+                RHEL_PROFILE.replace("umask 022", "umask 077"),
+            )
+            .file(
+                "/etc/csh.cshrc",
+                RHEL_CSHRC.replace("umask 022", "umask 077"),
+            )
+            .file(
+                "/home/bashu/.bash_profile",
+                "[ -f ~/.bashrc ] && . ~/.bashrc\n",
+            )
+            .dir("/etc/profile.d"),
+    );
+    let mut out = Vec::new();
+    for (user, _, _) in SHELL_USERS {
+        let ops = shell_startup_umask(&hardened, user, 0o022).unwrap();
+        out.push(Layout {
+            name: format!("shell_startup_umask({user})"),
+            guest: common::apply(hardened.clone(), &ops),
+            // RHEL's csh.cshrc under BSD csh stops the startup before ~/.login.
+            expect: if user == "cshu" {
+                Vec::new()
+            } else {
+                vec![(user, 0o022)]
+            },
+        });
+    }
+    let ops = system_umask(&hardened, 0o022).unwrap();
+    out.push(Layout {
+        name: "system_umask()".into(),
+        guest: common::apply(hardened, &ops),
+        expect: vec![("root", 0o022), ("bashu", 0o022), ("dashu", 0o022)],
+    });
+    out
 }
 
 fn ssg() -> Vec<Layout> {
@@ -210,6 +221,7 @@ fn ssg() -> Vec<Layout> {
                 .files
                 .iter()
                 .fold(MemGuest::new(), |g, (p, t)| g.file(&format!("/{p}"), t)),
+            expect: Vec::new(),
         })
         .collect()
 }
@@ -234,7 +246,8 @@ fn fixtures() -> Vec<Layout> {
         assert!(notes.is_empty(), "{}: {notes:?}", p.display());
         out.push(Layout {
             name: format!("fixture {}", p.file_name().unwrap().to_string_lossy()),
-            guest: copy(&g),
+            guest: common::copy_guest(&g),
+            expect: Vec::new(),
         });
     }
     out
@@ -348,6 +361,7 @@ fn login_shells_end_with_the_umask_login_umask_resolves() {
     let mut layouts = ssg();
     layouts.extend(synthetic());
     layouts.extend(fixtures());
+    layouts.extend(edited());
     let debian = imgprep_testkit::fixture("debian-root").join("root.tar");
     let mut checked = 0;
     let mut disagreements = Vec::new();
@@ -355,10 +369,12 @@ fn login_shells_end_with_the_umask_login_umask_resolves() {
     for layout in layouts.into_iter().map(Some).chain([None]) {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
+        let mut expect = Vec::new();
         let (name, g) = match layout {
             Some(l) => {
                 let g = with_users(l.guest);
                 common::materialize(&g, root, 100_000);
+                expect = l.expect;
                 (l.name, g)
             }
             None => {
@@ -470,6 +486,9 @@ fn login_shells_end_with_the_umask_login_umask_resolves() {
             );
             let model = masks(&s.state);
             checked += 1;
+            if let Some((_, want)) = expect.iter().find(|(a, _)| *a == account) {
+                assert_eq!(real, *want, "{name}: {label} after the edit");
+            }
             let agrees = if model.len() == 1 {
                 model.contains(&Some(real))
             } else {

@@ -80,6 +80,11 @@ pub(crate) fn read(disk: &dyn ReadAt, ss: u64) -> Result<Probe, Error> {
     if slots.iter().any(|e| e.kind == 0xee) {
         return Ok(Probe::None);
     }
+    // Four empty slots make no partition, so the whole disk is looked at for a filesystem, as
+    // libguestfs does: a FAT boot sector (mkfs.fat's leaves the table area zero) is one.
+    if slots.iter().all(|e| e.sectors == 0) {
+        return Ok(Probe::None);
+    }
     let signature = le::u32(&mbr, 440);
     let mut parts = Vec::new();
     let mut notes = Vec::new();

@@ -313,6 +313,11 @@ fn unpartitioned_disk_is_itself_the_device() {
     fat[0x1be] = 0x12; // boot code where the table would be: not 0 or 0x80
     fat[510] = 0x55;
     fat[511] = 0xaa;
+    let v = scan_bytes(fat.clone(), 512);
+    assert_eq!(layout(&v), []);
+    assert_eq!(v.devices[0].content, Content::Unknown);
+    // mkfs.fat's FAT32 boot sector leaves the table area zero: four empty slots, no table.
+    fat[0x1be] = 0;
     let v = scan_bytes(fat, 512);
     assert_eq!(layout(&v), []);
     assert_eq!(v.devices[0].content, Content::Unknown);

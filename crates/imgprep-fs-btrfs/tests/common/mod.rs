@@ -2,7 +2,6 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::BTreeMap;
-use std::io;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
@@ -77,49 +76,6 @@ pub fn walk(fs: &dyn Filesystem) -> BTreeMap<String, Entry> {
 
 pub fn open_file(path: &Path) -> Arc<dyn ReadAt> {
     Arc::new(FileSource::open(path).unwrap())
-}
-
-/// A device with some bytes replaced, for hostile variants of a valid image.
-pub struct Patched {
-    pub base: Arc<dyn ReadAt>,
-    pub patches: Vec<(u64, Vec<u8>)>,
-}
-
-impl Patched {
-    pub fn new(base: Arc<dyn ReadAt>) -> Self {
-        Patched {
-            base,
-            patches: Vec::new(),
-        }
-    }
-    pub fn put(&mut self, offset: u64, bytes: &[u8]) {
-        self.patches.push((offset, bytes.to_vec()));
-    }
-    pub fn get(&self, offset: u64, len: usize) -> Vec<u8> {
-        let mut b = vec![0u8; len];
-        self.read_exact_at(offset, &mut b).unwrap();
-        b
-    }
-}
-
-impl ReadAt for Patched {
-    fn size(&self) -> u64 {
-        self.base.size()
-    }
-    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        self.base.read_exact_at(offset, buf)?;
-        let end = offset + buf.len() as u64;
-        for (at, bytes) in &self.patches {
-            let pend = at + bytes.len() as u64;
-            if *at < end && pend > offset {
-                let lo = (*at).max(offset);
-                let hi = pend.min(end);
-                buf[(lo - offset) as usize..(hi - offset) as usize]
-                    .copy_from_slice(&bytes[(lo - at) as usize..(hi - at) as usize]);
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Builds a btrfs image of `dir` with `mkfs.btrfs --rootdir` into `img`.

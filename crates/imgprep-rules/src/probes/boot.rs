@@ -13,11 +13,15 @@ use crate::verdict::{Outcome, Status};
 pub struct ServiceEnabled {
     /// Service names (`xe-linux-distribution`, or `foo.service`); any one started at boot passes.
     pub names: Vec<Template>,
+    /// The service these are needed for: where it is not installed (no unit, script or job),
+    /// the rule is skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only_with: Option<Template>,
 }
 
 impl Probe for ServiceEnabled {
     fn templates(&self) -> Vec<&Template> {
-        self.names.iter().collect()
+        self.names.iter().chain(&self.only_with).collect()
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -33,6 +37,19 @@ impl Probe for ServiceEnabled {
         }
         let g = cx.boot();
         let names: Vec<String> = self.names.iter().map(|n| n.expand(cx)).collect();
+        if let Some(with) = &self.only_with {
+            let with = with.expand(cx);
+            if let Enablement::Missing(e) = g.enablement(&with) {
+                return Outcome::new(
+                    Status::Skip,
+                    format!(
+                        "{with} is not installed, and {} are needed only with it",
+                        names.join(", ")
+                    ),
+                )
+                .with(e);
+            }
+        }
         let mut why = Vec::new();
         let mut ev = vec![g.init_evidence.clone()];
         for n in &names {
@@ -126,15 +143,17 @@ impl Probe for BootOrder {
             }
         }
         let mut enabled = Vec::new();
+        let mut not_started = Vec::new();
         for f in &firsts {
             match g.enablement(f) {
                 Enablement::Enabled(_) => enabled.push(f.clone()),
-                Enablement::Disabled(e) | Enablement::Masked(e) | Enablement::Missing(e) => {
-                    ev.extend(e)
-                }
+                // Installed but not started: worth showing whatever decides.
+                Enablement::Disabled(e) | Enablement::Masked(e) => ev.extend(e),
+                Enablement::Missing(e) => not_started.extend(e),
             }
         }
         if enabled.is_empty() {
+            ev.extend(not_started);
             return Outcome::new(
                 Status::Fail,
                 format!(

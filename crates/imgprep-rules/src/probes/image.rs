@@ -6,8 +6,8 @@ use crate::context::Context;
 use crate::probe::Probe;
 use crate::verdict::{Evidence, Outcome, Status};
 
-/// `probe: self-contained`: every disk is one file, with no backing file and no extent in
-/// another file.
+/// `probe: self-contained`: every disk is one file, with no backing file or parent and no extent
+/// in another file.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SelfContained {}
@@ -32,7 +32,7 @@ impl Probe for SelfContained {
             };
             return Outcome::new(
                 Status::Pass,
-                format!("{what} one file: no backing file, no extent in another file"),
+                format!("{what} one file: no backing file or parent, no extent in another file"),
             );
         }
         let files = evidence.len();

@@ -8,7 +8,7 @@ use imgprep_fs::FileKind;
 use imgprep_guest::Guest;
 
 use super::{
-    Edge, MAX_DIR_ENTRIES, MAX_EDGES, MAX_UNITS, Pull, PullKind, SYSV_SKIPS_SYMLINKS, Source, Unit,
+    Edge, MAX_DIR_ENTRIES, MAX_EDGES, MAX_UNITS, Pull, PullKind, Source, SystemdPackage, Unit,
 };
 use crate::Evidence;
 use crate::path::{MAX_LINKS, basename, distinct_dirs, follow_links, link_evidence, link_text};
@@ -30,14 +30,14 @@ pub(crate) struct Builder<'g> {
     pub(crate) edges: Vec<Edge>,
     pub(crate) pulls: Vec<Pull>,
     pub(crate) rc: BTreeMap<String, (u16, Evidence)>,
-    /// systemd's version, when the package database says.
-    pub(crate) systemd_version: Option<u32>,
+    /// The systemd package, when the package database lists it.
+    pub(crate) systemd: Option<SystemdPackage>,
     /// Init scripts systemd-sysv-generator skips, and why.
     pub(crate) skipped: BTreeMap<String, Evidence>,
 }
 
 impl<'g> Builder<'g> {
-    pub(crate) fn new(g: &'g dyn Guest, systemd_version: Option<u32>) -> Self {
+    pub(crate) fn new(g: &'g dyn Guest, systemd: Option<SystemdPackage>) -> Self {
         Self {
             g,
             units: BTreeMap::new(),
@@ -45,7 +45,7 @@ impl<'g> Builder<'g> {
             edges: Vec::new(),
             pulls: Vec::new(),
             rc: BTreeMap::new(),
-            systemd_version,
+            systemd,
             skipped: BTreeMap::new(),
         }
     }
@@ -213,11 +213,15 @@ impl<'g> Builder<'g> {
         default
     }
 
-    /// Settings of a unit file and its drop-ins.
+    /// Settings of a unit file and its drop-ins. A unit systemd-sysv-generator makes of an init
+    /// script takes drop-ins like any other (`/etc/systemd/system/NAME.service.d/*.conf`); its
+    /// own settings come from the script's LSB header.
     pub(crate) fn load_unit(&mut self, name: &str, dirs: &[String]) {
         let g = self.g;
-        let Some(Source::Unit(path)) = self.units.get(name).map(|u| u.source.clone()) else {
-            return;
+        let main = match self.units.get(name).map(|u| &u.source) {
+            Some(Source::Unit(path)) => Some(path.clone()),
+            Some(Source::SysV { .. }) => None,
+            _ => return,
         };
         let mut names: Vec<String> = vec![name.to_owned()];
         names.extend(
@@ -241,7 +245,7 @@ impl<'g> Builder<'g> {
                 }
             }
         }
-        let mut files = vec![path.clone()];
+        let mut files: Vec<String> = main.into_iter().collect();
         let mut applied = Vec::new();
         for p in dropins.values() {
             let masked = link_text(g, p).as_deref() == Some("/dev/null")
@@ -310,6 +314,7 @@ impl<'g> Builder<'g> {
     /// SysV scripts as systemd-sysv-generator turns them into units.
     pub(crate) fn sysv_generator(&mut self) {
         let g = self.g;
+        let unit_dirs = distinct_dirs(g, UNIT_DIRS);
         let mut scripts: Vec<(String, String, Lsb)> = Vec::new();
         for dir in distinct_dirs(g, INIT_DIRS) {
             for file in entries(g, &dir) {
@@ -341,17 +346,18 @@ impl<'g> Builder<'g> {
                 }
                 if g.is_symlink(&path) {
                     let target = link_text(g, &path).unwrap_or_default();
-                    // systemd 219 to 226 generate units from regular files only (systemd
-                    // issue 2141, RHEL 7.2); 227 follows the link again.
-                    match self.systemd_version {
-                        Some(v) if (SYSV_SKIPS_SYMLINKS.0..SYSV_SKIPS_SYMLINKS.1).contains(&v) => {
+                    // systemd 219 to 226, and RHEL 7.2's 219 until its fix, generate units
+                    // from regular files only (systemd issue 2141); later ones follow the link.
+                    match &self.systemd {
+                        Some(p) if p.skips_symlinked_scripts() => {
                             self.skipped.insert(
                                 name,
                                 Evidence::file(
                                     path.as_str(),
                                     format!(
-                                        "a symlink (-> {target}): systemd {v}'s sysv-generator \
-                                         skips it, so no {} exists at boot",
+                                        "a symlink (-> {target}): the sysv-generator of systemd \
+                                         {} skips it, so no {} exists at boot",
+                                        p.label(),
                                         script_unit(&file)
                                     ),
                                 ),
@@ -365,9 +371,9 @@ impl<'g> Builder<'g> {
                                 Evidence::file(
                                     path.as_str(),
                                     format!(
-                                        "a symlink (-> {target}): systemd 219 to 226 (RHEL/CentOS \
-                                         7.2's) skip symlinked scripts; the systemd version is \
-                                         unknown"
+                                        "a symlink (-> {target}): systemd 219 to 226 and RHEL/CentOS \
+                                         7.2's 219 before its fix skip symlinked scripts; the \
+                                         systemd version is unknown"
                                     ),
                                 ),
                             );
@@ -391,6 +397,7 @@ impl<'g> Builder<'g> {
                 if let Some(e) = self.skipped.remove(&name) {
                     self.note(&name, e);
                 }
+                self.load_unit(&name, &unit_dirs);
                 scripts.push((name, path, lsb));
             }
         }

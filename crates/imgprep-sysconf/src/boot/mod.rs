@@ -50,8 +50,60 @@ pub(crate) const MAX_EDGES: usize = 1 << 18;
 /// Steps shown for a chain of evidence.
 pub(crate) const MAX_CHAIN: usize = 16;
 
-/// systemd versions whose sysv-generator ignores init scripts that are symlinks (from, to).
+/// Upstream systemd versions whose sysv-generator ignores init scripts that are symlinks (from,
+/// to): systemd issue 2141, followed again since pull request 1249 (systemd 227).
 pub(crate) const SYSV_SKIPS_SYMLINKS: (u32, u32) = (219, 227);
+
+/// RHEL/CentOS 7 releases of systemd 219 whose sysv-generator skips symlinked init scripts
+/// (from, to): from the RHEL 7.2 package (219-19.el7, December 2015) until the z-stream update
+/// that fixed it (reported as 219-19.el7_2.3 for Red Hat bug 1288005; that exact release
+/// could not be checked against Red Hat's errata offline). Later minor releases (219-30.el7 of
+/// RHEL 7.3 onwards) carry the fix.
+pub(crate) const EL7_SKIPS_SYMLINKS: (&str, &str) = ("19.el7", "19.el7_2.3");
+
+/// The installed systemd package (version and release as the package database lists them),
+/// which decides how its sysv-generator treats init scripts that are symlinks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemdPackage {
+    /// Upstream version, e.g. `219`.
+    pub version: String,
+    /// Package release, e.g. `19.el7_2.3` (empty when there is none).
+    pub release: String,
+}
+
+impl SystemdPackage {
+    /// `version-release`, as rpm prints it.
+    pub fn label(&self) -> String {
+        if self.release.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}-{}", self.version, self.release)
+        }
+    }
+
+    /// True when this systemd's sysv-generator makes no unit of a symlinked init script:
+    /// upstream 219 to 226, and RHEL/CentOS 7's 219 between [`EL7_SKIPS_SYMLINKS`]; other
+    /// RHEL 7 builds (208 of 7.0 and 7.1, fixed 219 releases) follow the link.
+    pub fn skips_symlinked_scripts(&self) -> bool {
+        use imgprep_pkgdb::version::rpmvercmp;
+        use std::cmp::Ordering::Less;
+        let digits: String = self
+            .version
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let Ok(major) = digits.parse::<u32>() else {
+            return false;
+        };
+        if self.release.contains(".el7") {
+            let (from, to) = EL7_SKIPS_SYMLINKS;
+            return major == 219
+                && rpmvercmp(&self.release, from) != Less
+                && rpmvercmp(&self.release, to) == Less;
+        }
+        (SYSV_SKIPS_SYMLINKS.0..SYSV_SKIPS_SYMLINKS.1).contains(&major)
+    }
+}
 /// The init system that decides what starts at boot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Init {

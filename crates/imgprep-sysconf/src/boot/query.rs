@@ -7,19 +7,20 @@ use imgprep_guest::Guest;
 
 use super::build::Builder;
 use super::{
-    BootGraph, Enablement, Init, MAX_CHAIN, MAX_UNITS, Order, PullKind, Source, Unit, detect_init,
+    BootGraph, Enablement, Init, MAX_CHAIN, MAX_UNITS, Order, PullKind, Source, SystemdPackage,
+    Unit, detect_init,
 };
 use crate::Evidence;
 use crate::path::{MAX_LINKS, basename, parent};
 use crate::systemd::{UNIT_DIRS, unit_name};
 use crate::sysv::default_runlevel;
 impl BootGraph {
-    /// Reads the boot configuration of the guest. `systemd_version` decides how
+    /// Reads the boot configuration of the guest. The systemd package decides how
     /// systemd-sysv-generator treats symlinked init scripts; unknown means "follows them"
     /// (systemd 227 and later), with a note where it matters.
-    pub fn read(g: &dyn Guest, systemd_version: Option<u32>) -> Self {
+    pub fn read(g: &dyn Guest, systemd: Option<SystemdPackage>) -> Self {
         let (init, init_evidence) = detect_init(g);
-        let mut b = Builder::new(g, systemd_version);
+        let mut b = Builder::new(g, systemd);
         let (root, default_evidence, runlevel) = match init {
             Init::Systemd => {
                 let (t, e) = b.systemd();
@@ -124,6 +125,13 @@ impl BootGraph {
     /// The unit a service name loads, when there is one.
     pub fn unit(&self, service: &str) -> Option<&Unit> {
         self.lookup(&unit_name(service))
+    }
+
+    /// Why systemd-sysv-generator makes no unit of the init script of `service`, when this
+    /// guest's systemd skips it (a symlinked script on a systemd that does not follow links).
+    pub fn skipped_script(&self, service: &str) -> Option<&Evidence> {
+        let name = unit_name(service);
+        self.skipped.get(self.canonical(&name))
     }
 
     /// Units boot starts, canonical names.

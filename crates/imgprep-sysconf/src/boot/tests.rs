@@ -67,6 +67,24 @@ fn ordering_table() {
     let xe_before = "[Unit]\nBefore=nova-agent.service\n";
     let na_after = "[Unit]\nAfter=xe-linux-distribution.service\n";
     let plain = "[Unit]\nDescription=x\n";
+    // The tools as a SysV script (systemd-sysv-generator's unit) with a drop-in of its own.
+    let generated = |dropin: &str| {
+        let tools = script(
+            systemd(),
+            "/etc/init.d",
+            "xe-linux-distribution",
+            "# Provides: xe-linux-distribution\n",
+        )
+        .link(
+            "/etc/rc3.d/S14xe-linux-distribution",
+            "../init.d/xe-linux-distribution",
+        )
+        .file(
+            "/etc/systemd/system/xe-linux-distribution.service.d/order.conf",
+            dropin,
+        );
+        service(tools, "nova-agent", plain)
+    };
     let cases: Vec<(&str, MemGuest, &str)> = vec![
         (
             "Before= in the first unit",
@@ -103,6 +121,16 @@ fn ordering_table() {
                 na_after,
             ),
             "before",
+        ),
+        (
+            "Before= in a drop-in of a unit generated from a SysV script",
+            generated(xe_before),
+            "before",
+        ),
+        (
+            "After= in a drop-in of a generated unit, the other way",
+            generated("[Unit]\nAfter=nova-agent.service\n"),
+            "after",
         ),
         (
             "a drop-in in /etc replaces the vendor drop-in of the same name",
@@ -452,22 +480,43 @@ fn symlinked_init_scripts_by_systemd_version() {
         "/usr/share/nova-agent/1.39.0/etc/generic/nova-agent",
     )
     .link("/etc/rc3.d/S15nova-agent", "../init.d/nova-agent");
+    let pkg = |version: &str, release: &str| {
+        Some(SystemdPackage {
+            version: version.into(),
+            release: release.into(),
+        })
+    };
     for (version, want, note) in [
         (None, "enabled", "the systemd version is unknown"),
-        (Some(208), "enabled", ""),
+        (pkg("208", "20.el7_1.6"), "enabled", ""),
         (
-            Some(219),
+            pkg("219", ""),
             "disabled",
-            "systemd 219's sysv-generator skips it",
+            "the sysv-generator of systemd 219 skips it",
         ),
         (
-            Some(226),
+            pkg("226", "1.fc23"),
             "disabled",
-            "systemd 226's sysv-generator skips it",
+            "the sysv-generator of systemd 226-1.fc23 skips it",
         ),
-        (Some(227), "enabled", ""),
+        (pkg("227", "1.fc23"), "enabled", ""),
+        // RHEL/CentOS 7: the 7.2 package skips, its fix and later minor releases follow.
+        (
+            pkg("219", "19.el7"),
+            "disabled",
+            "the sysv-generator of systemd 219-19.el7 skips it",
+        ),
+        (
+            pkg("219", "19.el7_2.2"),
+            "disabled",
+            "systemd 219-19.el7_2.2 skips it",
+        ),
+        (pkg("219", "19.el7_2.3"), "enabled", ""),
+        (pkg("219", "30.el7_3.9"), "enabled", ""),
+        (pkg("219", "78.el7_9.9"), "enabled", ""),
+        (pkg("219", "9.el7"), "enabled", ""),
     ] {
-        let graph = BootGraph::read(&g, version);
+        let graph = BootGraph::read(&g, version.clone());
         let got = graph.enablement("nova-agent");
         assert_eq!(enabled_kind(&got), want, "{version:?}: {got:#?}");
         let notes = graph

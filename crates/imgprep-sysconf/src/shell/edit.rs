@@ -35,6 +35,30 @@ fn top_level_umasks(text: &str, d: Dialect) -> (Vec<(usize, Option<u16>)>, usize
     (sets, n)
 }
 
+/// `file` with `umask MASK` appended, when the shell runs that line as a command of its own at
+/// top level; refused when the file ends inside a construct (an unclosed `if`, loop, function
+/// or quote) or is too long to follow.
+fn append_umask(path: &str, mut file: TextFile, mask: u16, d: Dialect) -> Result<Vec<u8>, Error> {
+    file.append(&format!("umask {}", octal(mask)));
+    let bytes = file.to_bytes();
+    let (events, cut) = structure(&lex(&String::from_utf8_lossy(&bytes)), d);
+    let runs = events.iter().rev().find_map(|e| match e {
+        Event::Set { line, args, ctx } => {
+            Some(*line == file.len() && ctx.is_empty() && parse_spec(args) == Spec::Octal(mask))
+        }
+        _ => None,
+    });
+    if cut || runs != Some(true) {
+        return Err(Error::Invalid {
+            what: path.to_owned(),
+            why: "it does not end at top level (an unclosed if, loop, function or quote, or too \
+                  long to follow): a umask appended to it would not run as a command of its own"
+                .into(),
+        });
+    }
+    Ok(bytes)
+}
+
 /// The file a login shell of `shell` reads last among the account's own startup files, and its
 /// dialect: `~/.login` for csh and tcsh; for bash the first of `~/.bash_profile`,
 /// `~/.bash_login`, `~/.profile` that exists (`~/.profile` when none does); `~/.profile` for
@@ -94,9 +118,8 @@ pub fn shell_startup_umask(g: &dyn Guest, account: &str, mask: u16) -> Result<Ve
             {
                 return Ok(Vec::new());
             }
-            let mut file = file;
-            file.append(&line);
-            Ok(vec![FileOp::write(path, file.to_bytes(), owner, why)])
+            let bytes = append_umask(&path, file, mask, dialect)?;
+            Ok(vec![FileOp::write(path, bytes, owner, why)])
         }
         None => Ok(vec![FileOp::write(
             path,
@@ -146,10 +169,13 @@ pub fn profile_umask(g: &dyn Guest, mask: u16) -> Result<Vec<FileOp>, Error> {
                 return Ok(Vec::new());
             };
             file.replace(line, &replace_umask_value(&old, mask));
+            Ok(vec![FileOp::write(PROFILE, file.to_bytes(), owner, why)])
         }
-        _ => file.append(&format!("umask {}", octal(mask))),
+        _ => {
+            let bytes = append_umask(PROFILE, file, mask, Dialect::Sh)?;
+            Ok(vec![FileOp::write(PROFILE, bytes, owner, why)])
+        }
     }
-    Ok(vec![FileOp::write(PROFILE, file.to_bytes(), owner, why)])
 }
 
 /// The system-wide edits for `mask`: `UMASK` of `/etc/login.defs` (where the file exists) and
@@ -197,5 +223,24 @@ mod tests {
             "umask\t022 # hardening"
         );
         assert_eq!(replace_umask_value("umask 077;", 0o22), "umask 022;");
+    }
+
+    #[test]
+    fn appended_lines_must_run_at_top_level() {
+        let file = |t: &str| TextFile::parse(t.as_bytes());
+        let ok = append_umask("/p", file("if x; then\n  umask 002\nfi"), 0o22, Dialect::Sh);
+        assert_eq!(ok.unwrap(), b"if x; then\n  umask 002\nfi\numask 022\n");
+        for open in [
+            "if x; th\u{fffd}n\n  umask 002\nelse\n  umask 077\nfi\n",
+            "f() {\n  umask 002\n",
+            "echo \"unclosed\n",
+        ] {
+            assert!(
+                append_umask("/p", file(open), 0o22, Dialect::Sh).is_err(),
+                "{open}"
+            );
+        }
+        assert!(append_umask("/p", file("if ($uid) then\n"), 0o22, Dialect::Csh).is_err());
+        assert!(append_umask("/p", file("set x=1\n"), 0o22, Dialect::Csh).is_ok());
     }
 }

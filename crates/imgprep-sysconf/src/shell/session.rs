@@ -383,6 +383,7 @@ pub fn login_umask(g: &dyn Guest, user: Option<&str>) -> LoginUmask {
                 budget: MAX_WALK_EVENTS,
                 vars: Default::default(),
                 memo: Vec::new(),
+                aborted: false,
             };
             for (f, d) in startup(g, s) {
                 w.file(&f, d, Some(true));

@@ -165,6 +165,8 @@ pub(crate) enum Event {
     },
     /// `return` / `exit`: the rest of the file is not read.
     Stop { ctx: Vec<Ctx> },
+    /// An error that ends the shell's startup: no later command of any startup file runs.
+    Abort { ctx: Vec<Ctx> },
     /// `NAME=VALUE` (also with `export`), csh's `set NAME = VALUE` and `setenv NAME VALUE`.
     Assign {
         name: String,
@@ -522,7 +524,7 @@ pub(crate) fn csh_command(cmd: &Cmd, frames: &mut Vec<Frame>, events: &mut Vec<E
     if !missing.is_empty() {
         let mut ctx = snapshot(frames);
         ctx.push(Ctx::Tcsh(missing.join(", ").into()));
-        events.push(Event::Stop { ctx });
+        events.push(Event::Abort { ctx });
     }
     match head.as_str() {
         "if" => {

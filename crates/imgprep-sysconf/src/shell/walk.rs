@@ -205,6 +205,8 @@ pub(crate) struct Walk<'a> {
     pub(crate) vars: BTreeMap<String, Option<String>>,
     /// Conditions decided, one table per file being read (innermost last).
     pub(crate) memo: Vec<Memo>,
+    /// An error ended the startup: nothing more is read.
+    pub(crate) aborted: bool,
 }
 
 /// Most events one walk processes, sourced files included.
@@ -224,7 +226,7 @@ impl Walk<'_> {
     }
 
     pub(crate) fn file(&mut self, path: &str, d: Dialect, inherited: Tri) {
-        if self.stack.len() >= MAX_DEPTH || self.stack.iter().any(|p| p == path) {
+        if self.aborted || self.stack.len() >= MAX_DEPTH || self.stack.iter().any(|p| p == path) {
             return;
         }
         let Some(parsed) = self.files.get(self.g, path, d) else {
@@ -235,7 +237,7 @@ impl Walk<'_> {
         self.memo.push(Memo::default());
         let mut inh = inherited;
         for ev in &parsed.events {
-            if self.budget == 0 {
+            if self.budget == 0 || self.aborted {
                 break;
             }
             self.budget -= 1;
@@ -310,6 +312,14 @@ impl Walk<'_> {
                         Some(false) => {}
                     }
                 }
+                Event::Abort { ctx } => match and(inh, self.env(None).truth(ctx)) {
+                    Some(true) => {
+                        self.aborted = true;
+                        break;
+                    }
+                    Some(false) => {}
+                    None => inh = None,
+                },
                 Event::Stop { ctx } => match and(inh, self.env(None).truth(ctx)) {
                     Some(true) => break,
                     Some(false) => {}

@@ -197,3 +197,40 @@ pub(crate) fn root() -> bool {
     let out = Command::new("id").arg("-u").output().unwrap();
     String::from_utf8_lossy(&out.stdout).trim() == "0"
 }
+
+/// Copies every small regular file, link and directory of `g` into a MemGuest.
+pub(crate) fn copy_guest(g: &dyn Guest) -> MemGuest {
+    let mut out = MemGuest::new();
+    let mut stack = vec!["/".to_owned()];
+    let mut n = 0;
+    while let Some(dir) = stack.pop() {
+        for e in g.read_dir(&dir).unwrap_or_default() {
+            n += 1;
+            assert!(n < 50_000, "an unexpectedly large tree");
+            let name = String::from_utf8_lossy(&e.name).into_owned();
+            let p = if dir == "/" {
+                format!("/{name}")
+            } else {
+                format!("{dir}/{name}")
+            };
+            let Ok(Some(m)) = g.lstat(&p) else { continue };
+            out = match m.kind {
+                imgprep_fs::FileKind::Dir => {
+                    stack.push(p.clone());
+                    out.dir_owned(&p, (m.mode, m.uid, m.gid))
+                }
+                imgprep_fs::FileKind::Symlink => {
+                    let t = String::from_utf8_lossy(&g.read_link(&p).unwrap()).into_owned();
+                    out.link(&p, &t)
+                }
+                imgprep_fs::FileKind::File if m.size <= 1 << 20 => out.file_owned(
+                    &p,
+                    g.read_file(&p, 1 << 20).unwrap(),
+                    (m.mode, m.uid, m.gid),
+                ),
+                _ => out,
+            };
+        }
+    }
+    out
+}

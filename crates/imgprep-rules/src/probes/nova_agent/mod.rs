@@ -12,7 +12,6 @@ use crate::context::Context;
 use crate::matrix::os_label;
 use crate::probe::Probe;
 use crate::verdict::{Evidence, Outcome, Status};
-use crate::version::VersionReq;
 
 /// `probe: nova-agent-present`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -72,22 +71,11 @@ impl Probe for NovaAgentPresent {
 }
 
 /// `probe: nova-agent-branch`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct NovaAgentBranch {
-    /// Distros on which a 1.x agent fails.
-    pub legacy_fails_on: Vec<String>,
-    /// From which versions of them, e.g. `">=7.2"`.
-    pub legacy_fails_version: String,
-}
+pub struct NovaAgentBranch {}
 
 impl Probe for NovaAgentBranch {
-    fn validate(&self) -> Result<(), String> {
-        VersionReq::parse(&self.legacy_fails_version)
-            .map(|_| ())
-            .map_err(|e| format!("legacy_fails_version: {e}"))
-    }
-
     fn run(&self, cx: &Context<'_>) -> Outcome {
         if cx.is_windows() {
             return Outcome::new(Status::Skip, "the 1.x and 2.x branches are Linux agents");
@@ -100,58 +88,13 @@ impl Probe for NovaAgentBranch {
             );
         }
         let (one, two) = f.branches();
-        let distro = cx.os.distro.as_deref().unwrap_or("unknown");
-        let broken = self.legacy_fails_on.iter().any(|d| d == distro)
-            && VersionReq::parse(&self.legacy_fails_version).is_ok_and(|r| r.matches(cx.version()));
-        let os = os_label(cx.os);
-        if one && broken {
-            let graph = cx.boot();
-            let notes = graph
-                .unit("nova-agent")
-                .map(|u| u.notes.clone())
-                .unwrap_or_default();
-            return Outcome::new(
-                Status::Fail,
-                format!(
-                    "nova-agent 1.x{} on {os}: the December 2015 RHEL/CentOS 7.2 update \
-                     (systemd 219) broke the legacy behaviour 1.x relies on, so the agent does \
-                     not start; install the 2.x branch{}",
-                    f.version(true)
-                        .map(|v| format!(" ({v})"))
-                        .unwrap_or_default(),
-                    if two {
-                        " and remove the 1.x files, which still own the service"
-                    } else {
-                        ""
-                    }
-                ),
-            )
-            .with(f.evidence())
-            .with(release_evidence(cx))
-            .with(notes);
+        if one {
+            return legacy(cx, &f, two);
         }
         match (one, two) {
-            (true, true) => Outcome::new(
-                Status::Warn,
-                format!(
-                    "both nova-agent branches are installed ({}): the 1.x files can take over \
-                     the nova-agent service; remove them",
-                    f.describe()
-                ),
-            )
-            .with(f.evidence()),
-            (true, false) => Outcome::new(
-                Status::Pass,
-                format!(
-                    "nova-agent {} (the legacy branch) works on {os}; 2.x is the recommended \
-                     branch where it is supported",
-                    f.describe()
-                ),
-            )
-            .with(f.evidence()),
             (false, true) => Outcome::new(Status::Pass, format!("nova-agent {}", f.describe()))
                 .with(f.evidence()),
-            (false, false) => Outcome::new(
+            _ => Outcome::new(
                 Status::Warn,
                 format!(
                     "cannot tell the nova-agent branch: no 1.x install directory under {V1_DIR}, \
@@ -166,4 +109,61 @@ impl Probe for NovaAgentBranch {
             .with(f.evidence()),
         }
     }
+}
+
+/// A 1.x agent: it fails where this systemd's sysv-generator skips its symlinked init script
+/// (the agent never starts); elsewhere it runs, but Rackspace recommends 2.x and supports no
+/// GitHub install, and advises building a new image with 2.x over upgrading 1.x in place.
+fn legacy(cx: &Context<'_>, f: &linux::Found, two: bool) -> Outcome {
+    let graph = cx.boot();
+    let os = os_label(cx.os);
+    let version = f
+        .version(true)
+        .map(|v| format!(" ({v})"))
+        .unwrap_or_default();
+    let both = if two {
+        " Both branches are installed: the 1.x files still own the nova-agent service."
+    } else {
+        ""
+    };
+    if let Some(skip) = graph.skipped_script("nova-agent") {
+        return Outcome::new(
+            Status::Fail,
+            format!(
+                "nova-agent 1.x{version} on {os}: its init script is a symlink, and this \
+                 systemd's sysv-generator skips symlinked scripts (the RHEL/CentOS 7.2 systemd \
+                 219 of December 2015, before its fix), so no nova-agent.service exists and the \
+                 agent never starts; build a new image with the 2.x branch{both}"
+            ),
+        )
+        .with(f.evidence())
+        .with([skip.clone()])
+        .with(release_evidence(cx));
+    }
+    let notes: Vec<Evidence> = graph
+        .unit("nova-agent")
+        .map(|u| {
+            u.notes
+                .iter()
+                .filter(|e| e.text.contains("a symlink"))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let unknown = if notes.iter().any(|e| e.text.contains("unknown")) {
+        " The package database does not give the systemd version: were it RHEL/CentOS 7.2's \
+         systemd before its fix, the agent would not start at all."
+    } else {
+        ""
+    };
+    Outcome::new(
+        Status::Warn,
+        format!(
+            "nova-agent 1.x{version} (the legacy branch, installed from GitHub) on {os}: it \
+             starts here, but Rackspace recommends the 2.x branch and does not support GitHub \
+             installs; build a new image with 2.x rather than upgrading 1.x in place.{both}{unknown}"
+        ),
+    )
+    .with(f.evidence())
+    .with(notes)
 }
