@@ -35,7 +35,7 @@ qemu-img create -q -f qcow2 -F qcow2 -b "$img" "$tmp/vc.qcow2"
 
 echo "== prepare vs virt-customize (median of $runs runs, backend settings: $LIBGUESTFS_BACKEND_SETTINGS)"
 hyperfine -N -r "$runs" --export-json "$tmp/h.json" \
-  --prepare "rm -f $tmp/out.qcow2; qemu-img create -q -f qcow2 -F qcow2 -b $img $tmp/vc.qcow2" \
+  --prepare "sh -c 'rm -f $tmp/out.qcow2; qemu-img create -q -f qcow2 -F qcow2 -b $img $tmp/vc.qcow2'" \
   -n "imgprep prepare -o (qcow2)" \
   "sh -c '$bin prepare $img ${args[*]} -o $tmp/out.qcow2 >/dev/null || [ \$? -eq 1 ]'" \
   -n "virt-customize" "sh $tmp/vc.sh"

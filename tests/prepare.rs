@@ -151,6 +151,17 @@ fn cached(name: &str, key: &str, make: impl FnOnce(&Path) -> Output) -> Run {
             // Another test process stored the same run first.
             let _ = fs_err::remove_dir_all(&kept);
         }
+        // Runs of an older binary or older inputs are not needed again: keep the newest only.
+        let stale = fs_err::read_dir(&root).into_iter().flatten().flatten();
+        for e in stale {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n != format!("{name}-{key}")
+                && n.strip_prefix(&format!("{name}-"))
+                    .is_some_and(|k| k.len() == key.len() && k.bytes().all(|b| b.is_ascii_hexdigit()))
+            {
+                let _ = fs_err::remove_dir_all(e.path());
+            }
+        }
     }
     let read = |f: &str| fs_err::read_to_string(dir.join(f)).expect("cached run");
     Run {
