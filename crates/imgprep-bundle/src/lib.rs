@@ -9,7 +9,9 @@
 //! (`SOURCE_DATE_EPOCH`), numeric owners, no gzip timestamp.
 //!
 //! [`Bundle::open`] validates a bundle before anything uses it: paths stay inside the prefix
-//! (no absolute names, no `..`, no entry under a symbolic link), links point inside it, only
+//! (no absolute names, no `..`, no entry under a symbolic link), links point inside it (but a
+//! `cloudify-agent` virtualenv's `bin/python*`, which may link to the base interpreter its
+//! manifest declares in `target.interpreter`, and to nothing else), only
 //! regular files, directories and symbolic links, sizes bounded before anything is read, every
 //! file's checksum as the manifest says. [`Bundle::open_plain`] does the same for a plain
 //! `.tar.gz` without a manifest. [`Bundle::write_clean_tar`] then writes the validated entries as
