@@ -17,15 +17,21 @@
 //! `.tar.gz` without a manifest. [`Bundle::write_clean_tar`] then writes the validated entries as
 //! a plain tar (numeric owners, nothing else) for the appliance to unpack.
 //!
-//! This crate does not build virtualenvs or install anything: it knows the format.
+//! [`collect_tree`] reads a host directory (a vendor worker) into bundle members. The [`agent`]
+//! module builds a Cloudify agent virtualenv on the host from the agent packager's configuration
+//! file, running the chosen Python and pip, and rewrites it for its guest prefix. Building inside
+//! an image, and installing a bundle into one, belong to other crates.
 #![forbid(unsafe_code)]
 
+pub mod agent;
 mod manifest;
 mod read;
+mod tree;
 mod write;
 
 pub use manifest::{FileEntry, FileKind, Kind, MANIFEST, Manifest, Service, Target};
 pub use read::{Bundle, Entry, Limits};
+pub use tree::collect_tree;
 pub use write::{SourceFile, write_bundle};
 
 /// Why a bundle is refused or cannot be written.
@@ -59,6 +65,30 @@ pub enum Error {
         /// The bundle file.
         bundle: String,
         /// What is wrong.
+        reason: String,
+    },
+    /// A host file or directory cannot go into a bundle.
+    #[error("{path}: {reason}")]
+    Source {
+        /// The host path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The agent packager configuration is refused.
+    #[error("{path}: {reason}")]
+    Config {
+        /// The configuration file.
+        path: String,
+        /// What is wrong, and where.
+        reason: String,
+    },
+    /// A build step failed.
+    #[error("{step}: {reason}")]
+    Build {
+        /// The step.
+        step: String,
+        /// What failed.
         reason: String,
     },
 }

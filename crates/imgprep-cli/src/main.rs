@@ -3,6 +3,7 @@
 //! Exit codes: 0 nothing failed; 1 at least one rule failed; 2 imgprep could not do its job (bad
 //! argument, unreadable or corrupt image, missing dependency), with a one-line reason on stderr.
 
+mod cmd_bundle;
 mod cmd_check;
 mod cmd_inspect;
 mod cmd_rules;
@@ -34,6 +35,7 @@ enum Command {
     Check(cmd_check::Args),
     Rules(cmd_rules::Args),
     Matrix(cmd_rules::MatrixArgs),
+    Bundle(cmd_bundle::Args),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Check(a) => cmd_check::run_check(a),
         Command::Rules(a) => cmd_rules::run(a),
         Command::Matrix(a) => cmd_rules::matrix(a),
+        Command::Bundle(a) => cmd_bundle::run(a),
     };
     match result {
         Ok(code) => code,
