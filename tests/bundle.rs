@@ -1,6 +1,7 @@
 //! `imgprep bundle`: real bundles built from small packages made here (a fake agent module with
 //! a console script, plugins, a C extension), their reproducibility, relocation and validation,
 //! and hostile bundles and configurations refused with one line.
+#![allow(clippy::unwrap_used)] // test helpers fail loudly
 
 mod common;
 

@@ -791,10 +791,10 @@ fn relocate(
                 if bytes.contains(&0) {
                     continue;
                 }
-                if let Ok(text) = std::str::from_utf8(&bytes) {
-                    if text.contains(from) {
-                        rewritten.insert(f.path.clone(), text.replace(from, prefix).into_bytes());
-                    }
+                if let Ok(text) = std::str::from_utf8(&bytes)
+                    && text.contains(from)
+                {
+                    rewritten.insert(f.path.clone(), text.replace(from, prefix).into_bytes());
                 }
             }
             FileKind::Dir => {}

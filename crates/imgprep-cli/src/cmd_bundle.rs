@@ -238,10 +238,10 @@ fn worker(w: WorkerArgs) -> anyhow::Result<ExitCode> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "worker".into()),
     };
-    if let Some(e) = &w.exec {
-        if !e.trim_start().starts_with('/') {
-            bail!("--exec {e:?}: the command must be an absolute path in the guest");
-        }
+    if let Some(e) = &w.exec
+        && !e.trim_start().starts_with('/')
+    {
+        bail!("--exec {e:?}: the command must be an absolute path in the guest");
     }
     let out = w
         .output
