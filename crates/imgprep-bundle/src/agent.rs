@@ -181,6 +181,9 @@ pub struct Plan {
     pub keep_venv: bool,
     /// The configuration's SHA-256.
     pub config_sha256: String,
+    /// `cloudify_agent_version`, when given (names the default prefix before anything is
+    /// installed).
+    pub agent_version_hint: Option<String>,
 }
 
 /// What a build produced.
@@ -438,6 +441,7 @@ pub fn plan(cfg: &AgentConfig, config_sha256: &str, opts: &BuildOptions) -> Resu
         plugins,
         keep_venv,
         config_sha256: config_sha256.to_owned(),
+        agent_version_hint: cfg.cloudify_agent_version.as_ref().map(ToString::to_string),
     })
 }
 
@@ -579,12 +583,10 @@ pub fn build(plan: Plan, opts: &BuildOptions, log: &mut dyn FnMut(&str)) -> Resu
     let agent_pkg = Path::new(&info.purelib).join("cloudify_agent");
     if fs_err::metadata(&agent_pkg).is_ok_and(|m| m.is_dir()) {
         log("writing cloudify_agent/included_plugins.py");
-        let mut text = String::from("included_plugins = [\n");
-        for p in &plan.plugins {
-            text.push_str(&format!("    '{p}',\n"));
-        }
-        text.push_str("]\n");
-        fs_err::write(agent_pkg.join("included_plugins.py"), text)?;
+        fs_err::write(
+            agent_pkg.join("included_plugins.py"),
+            included_plugins_py(&plan.plugins),
+        )?;
     } else {
         log("no cloudify_agent package: included_plugins.py not written");
     }
@@ -619,7 +621,7 @@ pub fn build(plan: Plan, opts: &BuildOptions, log: &mut dyn FnMut(&str)) -> Resu
         files: Vec::new(),
         service: None,
         user: None,
-        build: build_info(&plan, opts),
+        build: build_info(&plan, opts, "host"),
     };
     let written = write_bundle(&plan.output, &manifest, &files, opts.epoch)?;
     if let Err(e) = Bundle::open(&plan.output) {
@@ -636,14 +638,52 @@ pub fn build(plan: Plan, opts: &BuildOptions, log: &mut dyn FnMut(&str)) -> Resu
     })
 }
 
-/// The manifest's `build` record: no times, no host paths.
-fn build_info(plan: &Plan, opts: &BuildOptions) -> serde_json::Map<String, serde_json::Value> {
+/// `cloudify_agent/included_plugins.py`: the plugins the agent loads.
+pub fn included_plugins_py(plugins: &[String]) -> String {
+    let mut text = String::from("included_plugins = [\n");
+    for p in plugins {
+        text.push_str(&format!("    '{p}',\n"));
+    }
+    text.push_str("]\n");
+    text
+}
+
+/// pip's arguments for one install step (after `python -m pip`).
+pub fn pip_install(step: &Step, offline: bool, find_links: &[String]) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "--disable-pip-version-check",
+        "--no-input",
+        "--no-cache-dir",
+        "install",
+        "--no-compile",
+        "--no-build-isolation",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    if offline {
+        a.push("--no-index".into());
+    }
+    for d in find_links {
+        a.push("--find-links".into());
+        a.push(d.clone());
+    }
+    a.extend(step.args.iter().cloned());
+    a
+}
+
+/// The manifest's `build` record: where it was built, no times, no host paths.
+pub fn build_info(
+    plan: &Plan,
+    opts: &BuildOptions,
+    environment: &str,
+) -> serde_json::Map<String, serde_json::Value> {
     let mut b = serde_json::Map::new();
     b.insert(
         "tool".into(),
         format!("imgprep {}", env!("CARGO_PKG_VERSION")).into(),
     );
-    b.insert("environment".into(), "host".into());
+    b.insert("environment".into(), environment.into());
     b.insert("config_sha256".into(), plan.config_sha256.clone().into());
     b.insert("source_date_epoch".into(), opts.epoch.into());
     b.insert(
@@ -658,32 +698,53 @@ fn build_info(plan: &Plan, opts: &BuildOptions) -> serde_json::Map<String, serde
     b
 }
 
-#[derive(Debug, Deserialize)]
-struct VenvInfo {
-    python: String,
-    purelib: String,
-    missing: Vec<String>,
-    agent_version: Option<String>,
+/// What [`INFO_PY`] reports of a virtualenv.
+#[derive(Debug, Clone, Deserialize)]
+pub struct VenvInfo {
+    /// Python version (`3.11.2`).
+    pub python: String,
+    /// Its site-packages.
+    pub purelib: String,
+    /// Named distributions not installed.
+    pub missing: Vec<String>,
+    /// Top-level modules that failed to import.
+    #[serde(default)]
+    pub unimportable: Vec<String>,
+    /// The cloudify-agent distribution's version.
+    pub agent_version: Option<String>,
 }
 
-const INFO_PY: &str = r#"
-import json, sys, sysconfig
+/// Prints, as JSON, the virtualenv's Python version, its site-packages, the distributions
+/// named in its arguments that are not installed, and the cloudify-agent version. With
+/// `IMGPREP_IMPORT=1` it also imports each installed one's top-level modules (`top_level.txt`)
+/// and lists those that fail as `unimportable`.
+pub const INFO_PY: &str = r#"
+import importlib, json, os, sys, sysconfig
 import importlib.metadata as md
-missing = []
+missing, unimportable = [], []
 for n in sys.argv[1:]:
     try:
-        md.distribution(n)
+        d = md.distribution(n)
     except md.PackageNotFoundError:
         missing.append(n)
+        continue
+    if os.environ.get("IMGPREP_IMPORT") == "1":
+        for m in (d.read_text("top_level.txt") or "").split():
+            try:
+                importlib.import_module(m)
+            except Exception as e:
+                unimportable.append("%s (%s: %s)" % (m, type(e).__name__, e))
 try:
     agent = md.version("cloudify-agent")
 except md.PackageNotFoundError:
     agent = None
 print(json.dumps({"python": "%d.%d.%d" % sys.version_info[:3],
                   "purelib": sysconfig.get_paths()["purelib"],
-                  "missing": missing, "agent_version": agent}))
+                  "missing": missing, "unimportable": unimportable,
+                  "agent_version": agent}))
 "#;
 
+/// Runs [`INFO_PY`] with the virtualenv's Python.
 fn venv_info(python: &Path, names: &[String]) -> Result<VenvInfo, Error> {
     let out = Command::new(python)
         .arg("-c")

@@ -31,7 +31,7 @@ mod write;
 
 pub use manifest::{FileEntry, FileKind, Kind, MANIFEST, Manifest, Service, Target};
 pub use read::{Bundle, Entry, Limits};
-pub use tree::collect_tree;
+pub use tree::{collect_tree, members_of_tar};
 pub use write::{SourceFile, write_bundle};
 
 /// Why a bundle is refused or cannot be written.

@@ -96,3 +96,71 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<SourceFile>) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// The members of a plain tar (as `tar_out` writes a guest directory), each file's content
+/// copied to a numbered file in `staging`: no name from the archive reaches the host file
+/// system. Only directories, files and symbolic links; owners and modes as archived.
+pub fn members_of_tar(tar_file: &Path, staging: &Path) -> Result<Vec<SourceFile>, Error> {
+    let shown = tar_file.display().to_string();
+    let bad = |reason: String| Error::Source {
+        path: shown.clone(),
+        reason,
+    };
+    let mut a = tar::Archive::new(fs_err::File::open(tar_file)?);
+    let mut out = Vec::new();
+    for (i, e) in a.entries()?.enumerate() {
+        let mut e = e?;
+        let raw = e.path()?.to_string_lossy().into_owned();
+        let mut path = raw.as_str();
+        while let Some(r) = path.strip_prefix("./") {
+            path = r;
+        }
+        let path = path.trim_end_matches('/').to_owned();
+        if path.is_empty() || path == "." {
+            continue;
+        }
+        let h = e.header();
+        let mode = h.mode()? & 0o7777;
+        let uid = u32::try_from(h.uid()?).map_err(|_| bad(format!("{path}: uid out of range")))?;
+        let gid = u32::try_from(h.gid()?).map_err(|_| bad(format!("{path}: gid out of range")))?;
+        let ty = h.entry_type();
+        let base = SourceFile {
+            path: path.clone(),
+            kind: FileKind::File,
+            mode,
+            uid,
+            gid,
+            source: None,
+            target: None,
+        };
+        if ty.is_dir() {
+            out.push(SourceFile {
+                kind: FileKind::Dir,
+                ..base
+            });
+        } else if ty.is_symlink() {
+            let t = e
+                .link_name()?
+                .map(|t| t.to_string_lossy().into_owned())
+                .ok_or_else(|| bad(format!("{path}: a link without a target")))?;
+            out.push(SourceFile {
+                kind: FileKind::Symlink,
+                mode: 0o777,
+                target: Some(t),
+                ..base
+            });
+        } else if ty.is_file() {
+            let dst = staging.join(format!("m{i}"));
+            std::io::copy(&mut e, &mut fs_err::File::create(&dst)?)?;
+            out.push(SourceFile {
+                source: Some(dst),
+                ..base
+            });
+        } else {
+            return Err(bad(format!(
+                "{path}: a {ty:?} entry (only files, directories and links)"
+            )));
+        }
+    }
+    Ok(out)
+}

@@ -80,6 +80,16 @@ struct AgentArgs {
     /// The bundle to write (default: output_tar, else DISTRIBUTION-RELEASE-agent.tar.gz).
     #[arg(short = 'o', long = "output", value_name = "OUT")]
     output: Option<PathBuf>,
+    /// Build inside this image's own userland (its Python, compiler and libraries) on a
+    /// throwaway overlay, at the guest prefix, in one appliance launch; the image is not
+    /// changed and the manifest records its distribution. Local sources and --find-links are
+    /// uploaded; there is no network (as --offline).
+    #[cfg(feature = "guestfs")]
+    #[arg(long, value_name = "IMAGE")]
+    image: Option<PathBuf>,
+    #[cfg(feature = "guestfs")]
+    #[command(flatten)]
+    open: crate::OpenArgs,
 }
 
 /// Package a vendor worker directory (e.g. a CloudCenter worker tree) with its service and
@@ -164,10 +174,10 @@ fn cloudify_agent(a: AgentArgs) -> anyhow::Result<ExitCode> {
         force: a.force,
         dryrun: a.dryrun,
         no_validation: a.no_validation,
-        find_links: a.find_links,
+        find_links: a.find_links.clone(),
         offline: a.offline,
-        prefix: a.prefix,
-        output: a.output,
+        prefix: a.prefix.clone(),
+        output: a.output.clone(),
         verbose: a.verbose,
         epoch: epoch()?,
     };
@@ -214,6 +224,12 @@ fn cloudify_agent(a: AgentArgs) -> anyhow::Result<ExitCode> {
             eprintln!("imgprep: bundle: {line}");
         }
     };
+    #[cfg(feature = "guestfs")]
+    if let Some(image) = &a.image {
+        let m = crate::bundle_image::build(image, &a.open, &plan, &opts, &mut log)?;
+        crate::emit(&summary(&plan.output.display().to_string(), &m))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let built = agent::build(plan, &opts, &mut log)?;
     crate::emit(&summary(
         &built.plan.output.display().to_string(),

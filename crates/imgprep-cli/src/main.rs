@@ -3,6 +3,8 @@
 //! Exit codes: 0 nothing failed; 1 at least one rule failed; 2 imgprep could not do its job (bad
 //! argument, unreadable or corrupt image, missing dependency), with a one-line reason on stderr.
 
+#[cfg(feature = "guestfs")]
+mod bundle_image;
 mod cmd_bundle;
 mod cmd_check;
 mod cmd_inspect;
