@@ -804,3 +804,84 @@ fn the_packager_example_configuration_is_accepted_as_written() {
         &["cloudify/agent/env", "already exists"],
     );
 }
+
+/// `--image`: built with the fixture's own Python and gcc, at the guest prefix, in one launch;
+/// every named module (the C extension among them) imported there; the image unchanged.
+#[test]
+fn an_agent_built_inside_a_debian_image_records_its_distribution() {
+    let image = common::fixture("prepare-debian").join("prepare-debian.qcow2");
+    let before = fs_err::metadata(&image).unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    agent_project(&d.join("src/agent"));
+    c_extension(&d.join("src/fastsum"));
+    project(
+        &d.join("src/script"),
+        "cloudify-script-plugin",
+        "script_runner",
+        "",
+        "",
+    );
+    write(
+        &d.join("agent.yaml"),
+        "cloudify_agent_version: '1.0'\ncloudify_agent_module: ./src/agent\n\
+         core_plugins:\n  cloudify_script_plugin: ./src/script\n\
+         additional_modules:\n  - ./src/fastsum\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_imgprep"))
+        .args([
+            "bundle",
+            "-c",
+            "agent.yaml",
+            "--find-links",
+            &wheels(),
+            "-o",
+            "img.tar.gz",
+        ])
+        .arg("--image")
+        .arg(&image)
+        .current_dir(d)
+        .env("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let m = manifest(&d.join("img.tar.gz"));
+    assert_eq!(m.prefix, "/opt/cloudify-agent/agent-1.0/env");
+    let target = m.target.as_ref().unwrap();
+    assert_eq!(target.distribution, "debian");
+    assert!(target.release.starts_with("12"), "{target:?}");
+    assert_eq!(target.interpreter.as_deref(), Some("/usr/bin/python3"));
+    assert_eq!(
+        m.build.get("environment").and_then(|v| v.as_str()),
+        Some("image")
+    );
+    assert!(
+        m.files
+            .iter()
+            .any(|f| f.path.contains("/fastsum/_add.") && f.path.ends_with(".so")),
+        "the C extension was compiled in the image"
+    );
+    let script = m.files.iter().find(|f| f.path == "bin/cfy-agent").unwrap();
+    assert_eq!(script.mode, "0755");
+    // Built at its prefix: the console script's shebang names it.
+    let dst = d.join("unpacked");
+    unpack(&d.join("img.tar.gz"), &dst);
+    let text = fs_err::read_to_string(dst.join("bin/cfy-agent")).unwrap();
+    assert!(
+        text.starts_with("#!/opt/cloudify-agent/agent-1.0/env/bin/python"),
+        "{text}"
+    );
+    ok(d, &["bundle", "verify", "img.tar.gz"]);
+    // Nothing of the image changed, nothing left next to the output.
+    let after = fs_err::metadata(&image).unwrap();
+    assert_eq!(
+        (before.len(), before.modified().unwrap()),
+        (after.len(), after.modified().unwrap())
+    );
+    let left: Vec<_> = fs_err::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert_eq!(left, Vec::<String>::new());
+}
