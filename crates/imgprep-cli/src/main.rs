@@ -37,7 +37,7 @@ enum Command {
     Check(cmd_check::Args),
     Rules(cmd_rules::Args),
     Matrix(cmd_rules::MatrixArgs),
-    Bundle(cmd_bundle::Args),
+    Bundle(Box<cmd_bundle::Args>),
 }
 
 fn main() -> ExitCode {
@@ -47,7 +47,7 @@ fn main() -> ExitCode {
         Command::Check(a) => cmd_check::run_check(a),
         Command::Rules(a) => cmd_rules::run(a),
         Command::Matrix(a) => cmd_rules::matrix(a),
-        Command::Bundle(a) => cmd_bundle::run(a),
+        Command::Bundle(a) => cmd_bundle::run(*a),
     };
     match result {
         Ok(code) => code,
