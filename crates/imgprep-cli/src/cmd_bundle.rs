@@ -28,6 +28,7 @@ use imgprep_bundle::{Bundle, FileKind, Kind, Manifest, Service, collect_tree, wr
 /// Examples:
 ///   imgprep bundle -c config.yaml --dryrun
 ///   imgprep bundle -c config.yaml --offline --find-links ./wheels -o agent.tar.gz
+///   imgprep bundle -c config.yaml --find-links ./wheels --image debian12.qcow2
 ///   imgprep bundle worker --from ./osmosix --prefix /usr/local/osmosix \
 ///       --service cliqr-agent --exec '/usr/local/osmosix/bin/agent run' --user cliqruser
 ///   imgprep bundle verify agent.tar.gz
