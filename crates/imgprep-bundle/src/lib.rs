@@ -9,21 +9,29 @@
 //! (`SOURCE_DATE_EPOCH`), numeric owners, no gzip timestamp.
 //!
 //! [`Bundle::open`] validates a bundle before anything uses it: paths stay inside the prefix
-//! (no absolute names, no `..`, no entry under a symbolic link), links point inside it, only
+//! (no absolute names, no `..`, no entry under a symbolic link), links point inside it (but a
+//! `cloudify-agent` virtualenv's `bin/python*`, which may link to the base interpreter its
+//! manifest declares in `target.interpreter`, and to nothing else), only
 //! regular files, directories and symbolic links, sizes bounded before anything is read, every
 //! file's checksum as the manifest says. [`Bundle::open_plain`] does the same for a plain
 //! `.tar.gz` without a manifest. [`Bundle::write_clean_tar`] then writes the validated entries as
 //! a plain tar (numeric owners, nothing else) for the appliance to unpack.
 //!
-//! This crate does not build virtualenvs or install anything: it knows the format.
+//! [`collect_tree`] reads a host directory (a vendor worker) into bundle members. The [`agent`]
+//! module builds a Cloudify agent virtualenv on the host from the agent packager's configuration
+//! file, running the chosen Python and pip, and rewrites it for its guest prefix. Building inside
+//! an image, and installing a bundle into one, belong to other crates.
 #![forbid(unsafe_code)]
 
+pub mod agent;
 mod manifest;
 mod read;
+mod tree;
 mod write;
 
 pub use manifest::{FileEntry, FileKind, Kind, MANIFEST, Manifest, Service, Target};
 pub use read::{Bundle, Entry, Limits};
+pub use tree::{collect_tree, members_of_tar};
 pub use write::{SourceFile, write_bundle};
 
 /// Why a bundle is refused or cannot be written.
@@ -57,6 +65,30 @@ pub enum Error {
         /// The bundle file.
         bundle: String,
         /// What is wrong.
+        reason: String,
+    },
+    /// A host file or directory cannot go into a bundle.
+    #[error("{path}: {reason}")]
+    Source {
+        /// The host path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The agent packager configuration is refused.
+    #[error("{path}: {reason}")]
+    Config {
+        /// The configuration file.
+        path: String,
+        /// What is wrong, and where.
+        reason: String,
+    },
+    /// A build step failed.
+    #[error("{step}: {reason}")]
+    Build {
+        /// The step.
+        step: String,
+        /// What failed.
         reason: String,
     },
 }

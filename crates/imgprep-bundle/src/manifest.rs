@@ -58,6 +58,11 @@ pub struct Target {
     /// The Python version of a virtualenv, when it is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub python: Option<String>,
+    /// The base interpreter of a virtualenv (`/usr/bin/python3`): a virtualenv's `bin/python`
+    /// links to the interpreter it was made from, outside the prefix. A `cloudify-agent`
+    /// bundle may hold such links, directly in `bin/`, to exactly this path and no other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpreter: Option<String>,
 }
 
 /// One member of the archive.

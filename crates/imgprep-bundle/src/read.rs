@@ -12,7 +12,7 @@ use flate2::read::MultiGzDecoder;
 use sha2::{Digest, Sha256};
 
 use crate::Error;
-use crate::manifest::{FileKind, MANIFEST, Manifest};
+use crate::manifest::{FileKind, Kind, MANIFEST, Manifest};
 
 /// Bounds on what a bundle may hold.
 #[derive(Debug, Clone, Copy)]
@@ -139,7 +139,11 @@ impl Bundle {
                 "install prefix {prefix:?} is not a plain absolute path"
             )));
         }
-        check_links(&st.bundle, &prefix, &st.entries)?;
+        let interpreter = match &st.manifest {
+            Some(m) => allowed_interpreter(m).map_err(bad)?,
+            None => None,
+        };
+        check_links(&st.bundle, &prefix, interpreter, &st.entries)?;
         if let Some(m) = &st.manifest {
             check_manifest(&st.bundle, m, &st.entries)?;
         }
@@ -473,8 +477,54 @@ fn check_name(name: &str) -> Result<String, String> {
     Ok(p)
 }
 
-/// Every link points inside the prefix, and no member sits below a link.
-fn check_links(bundle: &str, prefix: &str, entries: &[Entry]) -> Result<(), Error> {
+/// The base interpreter a `cloudify-agent` bundle's `bin/python*` links may point to: a plain
+/// absolute path whose last component names a Python (`python`, `python3`, `python3.11`).
+/// Declared by other kinds, or in any other form, the manifest is refused.
+fn allowed_interpreter(m: &Manifest) -> Result<Option<&str>, String> {
+    let Some(i) = m.target.as_ref().and_then(|t| t.interpreter.as_deref()) else {
+        return Ok(None);
+    };
+    if m.kind != Kind::CloudifyAgent {
+        return Err(format!(
+            "{MANIFEST}: target.interpreter {i:?} is declared by a {} bundle (only a \
+             cloudify-agent virtualenv links to a base interpreter)",
+            kind_name(m.kind)
+        ));
+    }
+    let plain = i.len() < MAX_NAME as usize
+        && i.starts_with('/')
+        && !i.contains('\0')
+        && i[1..]
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..");
+    let last = i.rsplit('/').next().unwrap_or("");
+    let python = last
+        .strip_prefix("python")
+        .is_some_and(|v| v.chars().all(|c| c.is_ascii_digit() || c == '.'));
+    if !plain || !python {
+        return Err(format!(
+            "{MANIFEST}: target.interpreter {i:?} is not a plain absolute path to a Python \
+             interpreter (such as /usr/bin/python3)"
+        ));
+    }
+    Ok(Some(i))
+}
+
+fn kind_name(k: Kind) -> &'static str {
+    match k {
+        Kind::Worker => "worker",
+        Kind::CloudifyAgent => "cloudify-agent",
+    }
+}
+
+/// Every link points inside the prefix, but for `bin/python*` links to the declared base
+/// interpreter, and no member sits below a link.
+fn check_links(
+    bundle: &str,
+    prefix: &str,
+    interpreter: Option<&str>,
+    entries: &[Entry],
+) -> Result<(), Error> {
     let links: BTreeSet<&str> = entries
         .iter()
         .filter(|e| e.kind == FileKind::Symlink)
@@ -502,8 +552,15 @@ fn check_links(bundle: &str, prefix: &str, entries: &[Entry]) -> Result<(), Erro
                 return Err(refuse(format!("lies below the symbolic link {ancestor}")));
             }
         }
+        let to_interpreter = |t: &str| {
+            interpreter == Some(t)
+                && e.path
+                    .strip_prefix("bin/")
+                    .is_some_and(|n| n.starts_with("python") && !n.contains('/'))
+        };
         if let Some(t) = &e.target
             && !link_stays_inside(prefix, &e.path, t)
+            && !to_interpreter(t)
         {
             return Err(refuse(format!("a symbolic link to {t}, outside {prefix}")));
         }

@@ -418,3 +418,114 @@ fn manifests_must_agree_with_the_archive() {
     let b = Bundle::open_plain(&plain, "/usr/local/osmosix/").unwrap();
     assert_eq!(b.prefix, "/usr/local/osmosix");
 }
+
+/// A cloudify-agent virtualenv's `bin/python*` may link to the base interpreter its manifest
+/// declares, and to nothing else outside the prefix.
+#[test]
+fn virtualenv_links_to_the_declared_interpreter_only() {
+    use imgprep_bundle::Target;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("env");
+    fs_err::create_dir_all(dir.join("bin")).unwrap();
+    fs_err::write(dir.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+    let link = |path: &str, target: &str| SourceFile {
+        path: path.into(),
+        kind: FileKind::Symlink,
+        mode: 0o777,
+        uid: 0,
+        gid: 0,
+        source: None,
+        target: Some(target.into()),
+    };
+    let base = vec![
+        SourceFile {
+            path: "bin".into(),
+            kind: FileKind::Dir,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            source: None,
+            target: None,
+        },
+        SourceFile {
+            path: "pyvenv.cfg".into(),
+            kind: FileKind::File,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            source: Some(dir.join("pyvenv.cfg")),
+            target: None,
+        },
+        link("bin/python3", "/usr/bin/python3"),
+        link("bin/python", "python3"),
+    ];
+    let manifest = |kind: Kind, interpreter: Option<&str>| Manifest {
+        format: 1,
+        kind,
+        name: "cloudify-agent".into(),
+        version: "3.3".into(),
+        prefix: "/opt/cloudify-agent-3.3/agent/env".into(),
+        target: Some(Target {
+            distribution: "debian".into(),
+            release: "12".into(),
+            arch: "x86_64".into(),
+            python: Some("3.11.2".into()),
+            interpreter: interpreter.map(Into::into),
+        }),
+        files: Vec::new(),
+        service: None,
+        user: None,
+        build: Default::default(),
+    };
+    let out = tmp.path().join("agent.tar.gz");
+    let open = |m: &Manifest, files: &[SourceFile]| {
+        write_bundle(&out, m, files, 0).unwrap();
+        Bundle::open(&out).map(|_| ()).map_err(|e| e.to_string())
+    };
+    open(
+        &manifest(Kind::CloudifyAgent, Some("/usr/bin/python3")),
+        &base,
+    )
+    .unwrap();
+    // Not declared: the link leaves the prefix.
+    let err = open(&manifest(Kind::CloudifyAgent, None), &base).unwrap_err();
+    assert!(
+        err.contains("a symbolic link to /usr/bin/python3, outside /opt/cloudify-agent-3.3"),
+        "{err}"
+    );
+    // Declared, but linked from elsewhere than bin/, or to another path.
+    let mut elsewhere = base.clone();
+    elsewhere.push(link("lib/python3", "/usr/bin/python3"));
+    let err = open(
+        &manifest(Kind::CloudifyAgent, Some("/usr/bin/python3")),
+        &elsewhere,
+    )
+    .unwrap_err();
+    assert!(err.contains("entry \"lib/python3\""), "{err}");
+    let mut other = base.clone();
+    other.push(link("bin/python-shadow", "/etc/shadow"));
+    let err = open(
+        &manifest(Kind::CloudifyAgent, Some("/usr/bin/python3")),
+        &other,
+    )
+    .unwrap_err();
+    assert!(err.contains("a symbolic link to /etc/shadow"), "{err}");
+    // The declaration itself is checked.
+    for bad in [
+        "/etc/shadow",
+        "/usr/bin/../sbin/python3",
+        "python3",
+        "/usr//python",
+    ] {
+        let mut files = base.clone();
+        files.push(link("bin/python9", bad));
+        let err = open(&manifest(Kind::CloudifyAgent, Some(bad)), &files).unwrap_err();
+        assert!(
+            err.contains("is not a plain absolute path to a Python interpreter"),
+            "{bad}: {err}"
+        );
+        assert!(!err.contains('\n'));
+    }
+    let err = open(&manifest(Kind::Worker, Some("/usr/bin/python3")), &base).unwrap_err();
+    assert!(err.contains("is declared by a worker bundle"), "{err}");
+}

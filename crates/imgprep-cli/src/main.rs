@@ -3,6 +3,9 @@
 //! Exit codes: 0 nothing failed; 1 at least one rule failed; 2 imgprep could not do its job (bad
 //! argument, unreadable or corrupt image, missing dependency), with a one-line reason on stderr.
 
+#[cfg(feature = "guestfs")]
+mod bundle_image;
+mod cmd_bundle;
 mod cmd_check;
 mod cmd_inspect;
 mod cmd_prepare;
@@ -40,6 +43,7 @@ enum Command {
     Prepare(Box<cmd_prepare::Args>),
     Rules(cmd_rules::Args),
     Matrix(cmd_rules::MatrixArgs),
+    Bundle(Box<cmd_bundle::Args>),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
         Command::Prepare(a) => cmd_prepare::run_prepare(*a),
         Command::Rules(a) => cmd_rules::run(a),
         Command::Matrix(a) => cmd_rules::matrix(a),
+        Command::Bundle(a) => cmd_bundle::run(*a),
     };
     match result {
         Ok(code) => code,

@@ -889,6 +889,64 @@ impl Handle {
         self.check(CALL, r)
     }
 
+    /// Packs the guest directory `dir` into the host archive `tarfile` (uncompressed unless
+    /// `compress` says otherwise). Owners are numeric (the guest's ids, not names looked up in
+    /// the appliance); `excludes` are tar `--exclude` patterns, matched against member names.
+    pub fn tar_out(
+        &mut self,
+        dir: &str,
+        tarfile: &Path,
+        compress: Option<TarCompress>,
+        excludes: &[&str],
+    ) -> Result<()> {
+        const CALL: &str = "tar_out";
+        let dir = cstring(CALL, "directory", dir.as_bytes())?;
+        let tarfile = path_cstring(CALL, "tarfile", tarfile)?;
+        let excludes = excludes
+            .iter()
+            .map(|e| cstring(CALL, "excludes", e.as_bytes()))
+            .collect::<Result<Vec<CString>>>()?;
+        let excludes_v = argv(&excludes);
+        // SAFETY: plain data; all-zero is the empty value (see add_drive).
+        let mut o: sys::guestfs_tar_out_opts_argv = unsafe { std::mem::zeroed() };
+        o.bitmask |= optargs::TAR_OUT_OPTS_NUMERICOWNER_BITMASK;
+        o.numericowner = 1;
+        if let Some(c) = compress {
+            o.bitmask |= optargs::TAR_OUT_OPTS_COMPRESS_BITMASK;
+            o.compress = c.as_cstr().as_ptr();
+        }
+        if !excludes.is_empty() {
+            o.bitmask |= optargs::TAR_OUT_OPTS_EXCLUDES_BITMASK;
+            o.excludes = excludes_v.as_ptr();
+        }
+        let g = self.g();
+        // SAFETY: `g` is live; the strings, the excludes array and the strings it points to
+        // outlive the call; libguestfs does not write through them.
+        let r = unsafe { sys::guestfs_tar_out_opts_argv(g, dir.as_ptr(), tarfile.as_ptr(), &o) };
+        self.check(CALL, r)
+    }
+
+    /// `rm -rf`: removes `path` and everything below it; nothing when it does not exist.
+    pub fn rm_rf(&mut self, path: &str) -> Result<()> {
+        self.one_string("rm_rf", "path", path, |g, p| {
+            // SAFETY: a live handle and a valid C string (see one_string).
+            unsafe { sys::guestfs_rm_rf(g, p) }
+        })
+        .map(drop)
+    }
+
+    /// Creates a new directory from `template` (an absolute guest path ending in `XXXXXX`) and
+    /// returns its name.
+    pub fn mkdtemp(&mut self, template: &str) -> Result<String> {
+        const CALL: &str = "mkdtemp";
+        let t = cstring(CALL, "tmpl", template.as_bytes())?;
+        let g = self.g();
+        // SAFETY: `g` is live; the string outlives the call; the result is a caller-owned
+        // malloc'd string or NULL, handed to `string` at once.
+        let p = unsafe { sys::guestfs_mkdtemp(g, t.as_ptr()) };
+        self.string(CALL, p)
+    }
+
     // ---- running guest programs ---------------------------------------------------------
 
     /// Runs `argv[0]` with its arguments inside the guest (chrooted into `/`, which must hold

@@ -26,6 +26,9 @@ bitmasks! {
     DISK_CREATE_BACKINGFILE_BITMASK = GUESTFS_DISK_CREATE_BACKINGFILE;
     DISK_CREATE_BACKINGFORMAT_BITMASK = GUESTFS_DISK_CREATE_BACKINGFORMAT;
     TAR_IN_OPTS_COMPRESS_BITMASK = GUESTFS_TAR_IN_OPTS_COMPRESS;
+    TAR_OUT_OPTS_COMPRESS_BITMASK = GUESTFS_TAR_OUT_OPTS_COMPRESS;
+    TAR_OUT_OPTS_NUMERICOWNER_BITMASK = GUESTFS_TAR_OUT_OPTS_NUMERICOWNER;
+    TAR_OUT_OPTS_EXCLUDES_BITMASK = GUESTFS_TAR_OUT_OPTS_EXCLUDES;
     HIVEX_OPEN_WRITE_BITMASK = GUESTFS_HIVEX_OPEN_WRITE;
     SELINUX_RELABEL_FORCE_BITMASK = GUESTFS_SELINUX_RELABEL_FORCE;
 }
@@ -48,7 +51,7 @@ mod tests {
     #[test]
     fn bitmasks_match_the_installed_header() {
         let header = fs_err::read_to_string("/usr/include/guestfs.h").unwrap();
-        assert_eq!(ALL.len(), 9);
+        assert_eq!(ALL.len(), 12);
         for (name, value) in ALL {
             assert_eq!(header_value(&header, name), Some(*value), "{name}");
         }

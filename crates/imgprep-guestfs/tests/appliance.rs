@@ -268,6 +268,53 @@ fn one_launch_exercises_every_call_and_the_image_holds_the_result() {
         .unwrap_err();
     assert_eq!(e.call(), Some("tar_in"));
 
+    // And packed back: numeric owners, excludes applied, nothing outside the directory.
+    h.write("/srv/agent/bin/run.pyc", b"\x42").unwrap();
+    let packed = tmp.join("packed.tar");
+    h.tar_out("/srv/agent", &packed, None, &["*.pyc"]).unwrap();
+    let mut members: Vec<(String, u64, u64, u32)> =
+        tar::Archive::new(fs_err::File::open(&packed).unwrap())
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let h = e.header();
+                (
+                    e.path().unwrap().display().to_string(),
+                    h.uid().unwrap(),
+                    h.gid().unwrap(),
+                    h.mode().unwrap() & 0o7777,
+                )
+            })
+            .collect();
+    members.sort();
+    assert_eq!(
+        members,
+        [
+            ("./".into(), 1234, 5678, 0o755),
+            ("./bin/".into(), 1234, 5678, 0o755),
+            ("./bin/run.sh".into(), 1234, 5678, 0o755),
+        ]
+    );
+    let e = h.tar_out("/srv/none", &packed, None, &[]).unwrap_err();
+    assert_eq!(e.call(), Some("tar_out"));
+    // A scratch directory made and removed with everything in it.
+    let scratch = h.mkdtemp("/data/buildXXXXXX").unwrap();
+    assert!(
+        scratch.starts_with("/data/build") && scratch.len() == 17,
+        "{scratch}"
+    );
+    assert!(h.is_dir(&scratch).unwrap());
+    h.mkdir_p(&format!("{scratch}/a/b")).unwrap();
+    h.write(&format!("{scratch}/a/b/c"), b"x").unwrap();
+    h.rm_rf(&scratch).unwrap();
+    assert!(!h.exists(&scratch).unwrap());
+    h.rm_rf(&scratch).unwrap();
+    assert_eq!(
+        h.mkdtemp("relative-XXXXXX").unwrap_err().call(),
+        Some("mkdtemp")
+    );
+
     // Guest programs: stdout back, stderr in the error.
     assert_eq!(h.sh("printf '%s' \"$((6 * 7))\"").unwrap(), "42");
     assert_eq!(
