@@ -596,6 +596,31 @@ pub(crate) fn read_backing(
     }
 }
 
+/// True when `src` looks like a disk image: a container format [`detect`] recognises (or
+/// refuses by name), or raw bytes that start like a disk: a partition table (MBR boot signature,
+/// GPT header), a LUKS header or a filesystem superblock (ext2/3/4, XFS, NTFS, btrfs). Used to
+/// pick images out of a directory; anything else there (notes, checksums) is not an image.
+pub fn looks_like_disk(src: &dyn ReadAt) -> bool {
+    match detect(src) {
+        Ok(Format::Raw) => {}
+        Ok(_) | Err(Error::UnsupportedFormat { .. }) => return true,
+        Err(_) => return false,
+    }
+    let at = |offset: u64, sig: &[u8]| {
+        let mut buf = vec![0u8; sig.len()];
+        offset + sig.len() as u64 <= src.size()
+            && src.read_exact_at(offset, &mut buf).is_ok()
+            && buf == sig
+    };
+    at(510, &[0x55, 0xaa])
+        || at(512, b"EFI PART")
+        || at(0, b"LUKS\xba\xbe")
+        || at(1080, &[0x53, 0xef])
+        || at(0, b"XFSB")
+        || at(3, b"NTFS    ")
+        || at(0x10040, b"_BHRfS_M")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
