@@ -16,19 +16,19 @@ const PROFILE: [&str; 4] = ["--profile", "cloudcenter-worker", "--cloud", "opens
 /// A directory of images: the demo image twice (one below sub/), a qcow2 with a corrupt header,
 /// a raw disk with a partition table and no operating system, and a text file that is no image.
 fn fleet_dir() -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
+    let d = tempfile::tempdir().expect("test setup");
     let demo = common::repo().join(DEMO);
-    fs_err::copy(&demo, d.path().join("good-a.qcow2")).unwrap();
-    fs_err::create_dir(d.path().join("sub")).unwrap();
-    fs_err::copy(&demo, d.path().join("sub/good-c.qcow2")).unwrap();
+    fs_err::copy(&demo, d.path().join("good-a.qcow2")).expect("test setup");
+    fs_err::create_dir(d.path().join("sub")).expect("test setup");
+    fs_err::copy(&demo, d.path().join("sub/good-c.qcow2")).expect("test setup");
     let mut broken = b"QFI\xfb\0\0\0\x03".to_vec();
     broken.resize(512, 0xff);
-    fs_err::write(d.path().join("broken.qcow2"), broken).unwrap();
+    fs_err::write(d.path().join("broken.qcow2"), broken).expect("test setup");
     let mut mbr = vec![0u8; 1 << 20];
     mbr[510] = 0x55;
     mbr[511] = 0xaa;
-    fs_err::write(d.path().join("empty-disk.img"), mbr).unwrap();
-    fs_err::write(d.path().join("notes.txt"), "golden images, see the wiki\n").unwrap();
+    fs_err::write(d.path().join("empty-disk.img"), mbr).expect("test setup");
+    fs_err::write(d.path().join("notes.txt"), "golden images, see the wiki\n").expect("test setup");
     d
 }
 
@@ -46,7 +46,7 @@ fn stdout_of(out: &Output, code: i32) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout.clone()).unwrap()
+    String::from_utf8(out.stdout.clone()).expect("test setup")
 }
 
 #[test]
@@ -251,9 +251,9 @@ fn junit_and_sarif_of_a_fleet_stay_valid() {
 fn jsonl_images(text: &str) -> Vec<String> {
     text.lines()
         .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["image"]
+            serde_json::from_str::<Value>(l).expect("test setup")["image"]
                 .as_str()
-                .unwrap()
+                .expect("test setup")
                 .to_owned()
         })
         .collect()

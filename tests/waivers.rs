@@ -18,11 +18,11 @@ struct Setup {
 }
 
 fn setup(waivers: &str) -> Setup {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("test setup");
     let image = dir.path().join("golden-demo.qcow2");
-    fs_err::copy(common::repo().join(DEMO), &image).unwrap();
+    fs_err::copy(common::repo().join(DEMO), &image).expect("test setup");
     let w = dir.path().join("waivers.yaml");
-    fs_err::write(&w, waivers).unwrap();
+    fs_err::write(&w, waivers).expect("test setup");
     Setup {
         _dir: dir,
         image,
@@ -41,7 +41,7 @@ fn check(image: &Path, extra: &[&str]) -> Output {
 }
 
 fn code(out: &Output) -> i32 {
-    out.status.code().unwrap()
+    out.status.code().expect("test setup")
 }
 
 const MIXED: &str = "waivers:
@@ -64,10 +64,10 @@ const MIXED: &str = "waivers:
 fn result<'a>(v: &'a Value, rule: &str) -> &'a Value {
     v["results"]
         .as_array()
-        .unwrap()
+        .expect("test setup")
         .iter()
         .find(|r| r["rule"] == rule)
-        .unwrap()
+        .expect("test setup")
 }
 
 #[test]

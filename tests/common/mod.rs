@@ -167,9 +167,9 @@ fn evidence_matches(e: &serde_json::Value, want: &str) -> bool {
 
 /// Runs Microsoft's SARIF validator on `text` and asserts it reports no error.
 pub(crate) fn sarif_validates(text: &str) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("report.sarif");
-    fs_err::write(&path, text).unwrap();
+    fs_err::write(&path, text).expect("write the report");
     let tool =
         std::env::var("IMGPREP_SARIF_MULTITOOL").unwrap_or_else(|_| "sarif-multitool".into());
     let out = Command::new(&tool)
