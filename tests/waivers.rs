@@ -215,3 +215,19 @@ fn fail_on_a_severity_and_waived_failures_do_not_count() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_example_waivers_file_loads() {
+    let s = setup("waivers: []\n");
+    let example = common::repo().join("examples/ci/waivers.yaml");
+    let out = check(
+        &s.image,
+        &["--waivers", example.to_str().unwrap(), "--format", "json"],
+    );
+    assert_eq!(code(&out), 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("waiver 1 (rule umask.login, images centos7-*.qcow2) matched nothing"),
+        "{stderr}"
+    );
+}
