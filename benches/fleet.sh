@@ -5,7 +5,7 @@
 # images, to show memory does not grow with the image count.
 #
 # The images: qcow2 overlays of the demo image and of the debian-gpt fixture (backing files in
-# the same directory), plain copies of the demo image, and one broken image in ten (a corrupt
+# the same directory), plain copies of the demo image, and three broken images in ten (a corrupt
 # qcow2 header, a truncated image, a disk without an operating system).
 #
 #   benches/fleet.sh                 release build
