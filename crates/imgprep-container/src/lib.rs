@@ -625,6 +625,35 @@ pub fn looks_like_disk(src: &dyn ReadAt) -> bool {
 mod tests {
     use super::*;
 
+    #[test]
+    fn disks_are_told_from_other_files() {
+        let at = |len: usize, offset: usize, sig: &[u8]| {
+            let mut b = vec![0u8; len];
+            b[offset..offset + sig.len()].copy_from_slice(sig);
+            b
+        };
+        for (what, bytes) in [
+            ("qcow2", at(4096, 0, b"QFI\xfb\0\0\0\x03")),
+            ("qed (refused, still an image)", at(4096, 0, b"QED\0")),
+            ("MBR", at(4096, 510, &[0x55, 0xaa])),
+            ("GPT", at(4096, 512, b"EFI PART")),
+            ("LUKS", at(4096, 0, b"LUKS\xba\xbe")),
+            ("ext4", at(4096, 1080, &[0x53, 0xef])),
+            ("xfs", at(4096, 0, b"XFSB")),
+            ("ntfs", at(4096, 3, b"NTFS    ")),
+            ("btrfs", at(0x20000, 0x10040, b"_BHRfS_M")),
+        ] {
+            assert!(looks_like_disk(&bytes), "{what}");
+        }
+        for (what, bytes) in [
+            ("text", b"golden images, see the wiki\n".to_vec()),
+            ("zeros", vec![0u8; 1 << 16]),
+            ("empty", Vec::new()),
+        ] {
+            assert!(!looks_like_disk(&bytes), "{what}");
+        }
+    }
+
     fn detect_bytes(head: &[u8], len: usize) -> Result<Format, String> {
         let mut b = head.to_vec();
         b.resize(len.max(head.len()), 0);
