@@ -16,17 +16,20 @@ step "system packages"
 cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 
-step "validators (junitparser from PyPI, sarif-multitool from npm)"
+step "validators (junitparser and kubernetes-validate from PyPI, sarif-multitool from npm)"
 tools=target/tools
 mkdir -p "$tools"
 if [ ! -x "$tools/venv/bin/python" ]; then python3 -m venv "$tools/venv"; fi
 "$tools/venv/bin/python" -c 'import junitparser' 2>/dev/null \
   || "$tools/venv/bin/pip" install -q junitparser
+[ -x "$tools/venv/bin/kubernetes-validate" ] \
+  || "$tools/venv/bin/pip" install -q kubernetes-validate
 if [ ! -x "$tools/node_modules/.bin/sarif-multitool" ]; then
   npm install -s --prefix "$tools" @microsoft/sarif-multitool >/dev/null
 fi
 export IMGPREP_JUNIT_PYTHON=$PWD/$tools/venv/bin/python
 export IMGPREP_SARIF_MULTITOOL=$PWD/$tools/node_modules/.bin/sarif-multitool
+export IMGPREP_K8S_VALIDATE=$PWD/$tools/venv/bin/kubernetes-validate
 
 step "format"
 cargo fmt --all --check

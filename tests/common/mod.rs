@@ -164,3 +164,23 @@ fn evidence_matches(e: &serde_json::Value, want: &str) -> bool {
     }
     e["text"].as_str().unwrap_or("").contains(text.trim_start())
 }
+
+/// Runs Microsoft's SARIF validator on `text` and asserts it reports no error.
+pub(crate) fn sarif_validates(text: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("report.sarif");
+    fs_err::write(&path, text).expect("write the report");
+    let tool =
+        std::env::var("IMGPREP_SARIF_MULTITOOL").unwrap_or_else(|_| "sarif-multitool".into());
+    let out = Command::new(&tool)
+        .arg("validate")
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("{tool}: {e} (run ./test.sh, which installs it)"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "validator failed:\n{stdout}");
+    assert!(
+        !stdout.contains(": error "),
+        "validator reported errors:\n{stdout}"
+    );
+}

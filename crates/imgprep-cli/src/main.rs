@@ -9,7 +9,9 @@ mod cmd_bundle;
 mod cmd_check;
 mod cmd_inspect;
 mod cmd_prepare;
+mod cmd_report;
 mod cmd_rules;
+mod fleet;
 #[cfg(feature = "guestfs")]
 mod interrupt;
 mod keys;
@@ -28,8 +30,8 @@ use imgprep_guest::{Image, ImageError};
 #[derive(Debug, Parser)]
 #[command(name = "imgprep", version, max_term_width = 100)]
 #[command(
-    after_help = "Exit status: 0 nothing failed, 1 a rule failed, 2 imgprep could not do \
-its job (the reason is on stderr)."
+    after_help = "Exit status: 0 nothing failed, 1 a rule failed (or, of several images, one \
+could not be read), 2 imgprep could not do its job (the reason is on stderr)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -42,6 +44,7 @@ enum Command {
     Check(cmd_check::Args),
     Prepare(Box<cmd_prepare::Args>),
     Rules(cmd_rules::Args),
+    Report(cmd_report::Args),
     Matrix(cmd_rules::MatrixArgs),
     Bundle(Box<cmd_bundle::Args>),
 }
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Check(a) => cmd_check::run_check(a),
         Command::Prepare(a) => cmd_prepare::run_prepare(*a),
         Command::Rules(a) => cmd_rules::run(a),
+        Command::Report(a) => cmd_report::run(a),
         Command::Matrix(a) => cmd_rules::matrix(a),
         Command::Bundle(a) => cmd_bundle::run(*a),
     };

@@ -794,9 +794,63 @@ pub(crate) fn read_backing(
     }
 }
 
+/// True when `src` looks like a disk image: a container format [`detect`] recognises (or
+/// refuses by name), or raw bytes that start like a disk: a partition table (MBR boot signature,
+/// GPT header), a LUKS header or a filesystem superblock (ext2/3/4, XFS, NTFS, btrfs). Used to
+/// pick images out of a directory; anything else there (notes, checksums) is not an image.
+pub fn looks_like_disk(src: &dyn ReadAt) -> bool {
+    match detect(src) {
+        Ok(Format::Raw) => {}
+        Ok(_) | Err(Error::UnsupportedFormat { .. }) => return true,
+        Err(_) => return false,
+    }
+    let at = |offset: u64, sig: &[u8]| {
+        let mut buf = vec![0u8; sig.len()];
+        offset + sig.len() as u64 <= src.size()
+            && src.read_exact_at(offset, &mut buf).is_ok()
+            && buf == sig
+    };
+    at(510, &[0x55, 0xaa])
+        || at(512, b"EFI PART")
+        || at(0, b"LUKS\xba\xbe")
+        || at(1080, &[0x53, 0xef])
+        || at(0, b"XFSB")
+        || at(3, b"NTFS    ")
+        || at(0x10040, b"_BHRfS_M")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn disks_are_told_from_other_files() {
+        let at = |len: usize, offset: usize, sig: &[u8]| {
+            let mut b = vec![0u8; len];
+            b[offset..offset + sig.len()].copy_from_slice(sig);
+            b
+        };
+        for (what, bytes) in [
+            ("qcow2", at(4096, 0, b"QFI\xfb\0\0\0\x03")),
+            ("qed (refused, still an image)", at(4096, 0, b"QED\0")),
+            ("MBR", at(4096, 510, &[0x55, 0xaa])),
+            ("GPT", at(4096, 512, b"EFI PART")),
+            ("LUKS", at(4096, 0, b"LUKS\xba\xbe")),
+            ("ext4", at(4096, 1080, &[0x53, 0xef])),
+            ("xfs", at(4096, 0, b"XFSB")),
+            ("ntfs", at(4096, 3, b"NTFS    ")),
+            ("btrfs", at(0x20000, 0x10040, b"_BHRfS_M")),
+        ] {
+            assert!(looks_like_disk(&bytes), "{what}");
+        }
+        for (what, bytes) in [
+            ("text", b"golden images, see the wiki\n".to_vec()),
+            ("zeros", vec![0u8; 1 << 16]),
+            ("empty", Vec::new()),
+        ] {
+            assert!(!looks_like_disk(&bytes), "{what}");
+        }
+    }
 
     fn detect_bytes(head: &[u8], len: usize) -> Result<Format, String> {
         let mut b = head.to_vec();

@@ -23,6 +23,45 @@ pub fn write_json(i: &Inspection, out: &mut dyn io::Write) -> io::Result<()> {
     out.flush()
 }
 
+/// One image of a fleet inspection as a JSON object: `image` then the inspection's fields, or
+/// `image`, `status: "error"` and the `reason` it could not be read.
+pub fn image_value(image: &str, i: Result<&Inspection, &str>) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    m.insert("image".into(), image.into());
+    match i {
+        Ok(i) => {
+            if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(i) {
+                m.extend(fields);
+            }
+        }
+        Err(reason) => {
+            m.insert("status".into(), "error".into());
+            m.insert("reason".into(), reason.into());
+        }
+    }
+    serde_json::Value::Object(m)
+}
+
+/// Several images' [`image_value`]s as `{"images": [...]}`.
+pub fn json_many(images: &[serde_json::Value]) -> String {
+    let mut s = serde_json::to_string_pretty(&serde_json::json!({ "images": images }))
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
+/// One JSON Lines line: `index` (the position in the whole input list), then the image value.
+pub fn jsonl_line(index: usize, image: &serde_json::Value) -> String {
+    let mut m = serde_json::Map::new();
+    m.insert("index".into(), index.into());
+    if let serde_json::Value::Object(fields) = image {
+        m.extend(fields.clone());
+    }
+    let mut s = serde_json::Value::Object(m).to_string();
+    s.push('\n');
+    s
+}
+
 /// virt-inspector's XML document.
 pub fn xml(i: &Inspection) -> String {
     let mut w = Writer::new();

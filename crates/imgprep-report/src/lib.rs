@@ -10,3 +10,19 @@ pub mod inspect;
 pub mod plan;
 pub mod rules;
 mod xml;
+
+/// Why a report could not be read back.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A JSON Lines report has a line that is not an image report.
+    #[error("{file}:{line}: not an imgprep check report line: {message}")]
+    Jsonl {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// The parser's message.
+        message: String,
+    },
+}

@@ -109,6 +109,7 @@ fn run_rule(r: &Rule, cx: &Context<'_>) -> RuleResult {
         fixable: r.remediation.action.is_some()
             && matches!(outcome.status, Status::Fail | Status::Warn),
         action: r.remediation.action.clone(),
+        waiver: None,
     }
 }
 

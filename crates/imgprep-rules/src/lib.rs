@@ -26,6 +26,7 @@ mod probe;
 mod probes;
 mod verdict;
 mod version;
+mod waiver;
 
 pub use action::{ACTIONS, Action};
 pub use check::{Check, PROBES};
@@ -37,3 +38,4 @@ pub use model::{Applies, ParamSpec, Profile, Remediation, Rule, RuleResult};
 pub use probe::{Probe, Template};
 pub use verdict::{Cloud, Evidence, Outcome, Severity, Status};
 pub use version::VersionReq;
+pub use waiver::{Applied, Date, Waiver, WaiverNote, Waivers};

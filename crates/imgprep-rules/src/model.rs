@@ -92,7 +92,7 @@ pub struct Rule {
 }
 
 /// One rule's result for one image.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RuleResult {
     /// Rule id.
     pub rule: String,
@@ -113,4 +113,8 @@ pub struct RuleResult {
     /// The action that fixes it, as the rule names it (not part of the JSON report).
     #[serde(skip)]
     pub action: Option<Action>,
+    /// The waiver that accepted this result (status `waived`), or an expired one that no longer
+    /// does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<crate::waiver::WaiverNote>,
 }

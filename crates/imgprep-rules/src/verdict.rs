@@ -59,7 +59,7 @@ impl FromStr for Severity {
 }
 
 /// A rule's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// The requirement holds.
@@ -72,14 +72,17 @@ pub enum Status {
     Skip,
     /// The rule could not be decided offline; the message says why.
     Error,
+    /// A fail, warn or error that a waiver accepts; the result's waiver says which and why.
+    Waived,
 }
 
 impl Status {
     /// All statuses in report order.
-    pub const ALL: [Status; 5] = [
+    pub const ALL: [Status; 6] = [
         Status::Fail,
         Status::Error,
         Status::Warn,
+        Status::Waived,
         Status::Pass,
         Status::Skip,
     ];
@@ -92,6 +95,7 @@ impl Status {
             Status::Warn => "warn",
             Status::Skip => "skip",
             Status::Error => "error",
+            Status::Waived => "waived",
         }
     }
 }

@@ -1,9 +1,9 @@
 //! Evidence: the file, line and text a fact was read from.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One file, one line, one piece of text that shows why a fact (or a verdict) holds.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Evidence {
     /// Guest path (or `registry:HIVE\key\value`, or a host path for parameters).
     pub path: String,
