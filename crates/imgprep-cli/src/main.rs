@@ -4,7 +4,9 @@
 //! argument, unreadable or corrupt image, missing dependency), with a one-line reason on stderr.
 
 mod cmd_check;
+mod cmd_docs;
 mod cmd_inspect;
+mod cmd_mapping;
 mod cmd_prepare;
 mod cmd_rules;
 #[cfg(feature = "guestfs")]
@@ -40,6 +42,10 @@ enum Command {
     Prepare(Box<cmd_prepare::Args>),
     Rules(cmd_rules::Args),
     Matrix(cmd_rules::MatrixArgs),
+    Mapping(cmd_mapping::Args),
+    /// Write the man pages and shell completions into a directory (for packagers).
+    #[command(hide = true)]
+    GenerateDocs(cmd_docs::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +56,8 @@ fn main() -> ExitCode {
         Command::Prepare(a) => cmd_prepare::run_prepare(*a),
         Command::Rules(a) => cmd_rules::run(a),
         Command::Matrix(a) => cmd_rules::matrix(a),
+        Command::Mapping(a) => cmd_mapping::run_mapping(a),
+        Command::GenerateDocs(a) => cmd_docs::run(a),
     };
     match result {
         Ok(code) => code,
