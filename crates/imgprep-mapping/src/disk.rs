@@ -248,8 +248,12 @@ pub(crate) fn check(inputs: &Inputs<'_>) -> DiskCheck {
         .unwrap_or_else(|| "image".into());
     let (convert, import_file) = if needs_convert {
         let out = format!("{stem}.{}", t.convert_to);
-        // Not the input itself: prepare refuses to overwrite it.
-        let out = if out == image {
+        // Not the input's name: run in its directory, that would be the input itself.
+        let same = inputs
+            .image
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy() == out);
+        let out = if same {
             format!("{stem}-{}.{}", inputs.cloud, t.convert_to)
         } else {
             out
@@ -266,16 +270,18 @@ pub(crate) fn check(inputs: &Inputs<'_>) -> DiskCheck {
     } else {
         (None, image)
     };
+    // In a directory of its own: the input is never the file resized or packed.
     let package = (inputs.cloud == Cloud::Google).then(|| {
-        let mut steps = Vec::new();
-        if import_file != "disk.raw" {
-            steps.push(format!("cp --sparse=always {} disk.raw", sh(&import_file)));
-        }
+        let dir = sh(&format!("{stem}-gce"));
+        let mut steps = vec![
+            format!("mkdir -p {dir}"),
+            format!("cp --sparse=always {} {dir}/disk.raw", sh(&import_file)),
+        ];
         if let Some(size) = grow_to {
-            steps.push(format!("qemu-img resize -f raw disk.raw {size}"));
+            steps.push(format!("qemu-img resize -f raw {dir}/disk.raw {size}"));
         }
         steps.push(format!(
-            "tar --format=oldgnu -Sczf {} disk.raw",
+            "tar -C {dir} --format=oldgnu -Sczf {} disk.raw",
             sh(&format!("{stem}.tar.gz"))
         ));
         steps.join(" && ")
