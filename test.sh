@@ -45,3 +45,6 @@ cargo test --workspace --locked
 awk '{ n++; s += $2; if ($3 != "ok") e++ }
      END { printf "libguestfs launches: %d (%d stopped or failed), %.1f s in all\n", n, e, s }' \
   "$IMGPREP_GUESTFS_LAUNCH_LOG"
+
+step "Debian package (cargo-deb; installed with dpkg -x into a scratch root and run from there)"
+scripts/deb.sh
