@@ -149,3 +149,38 @@ pub(crate) fn properties(inputs: &Inputs<'_>, disk: &DiskCheck) -> OpenStack {
         command: args.join(" "),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distributions_in_openstack_and_libosinfo_names() {
+        for (inspected, want) in [
+            ("archlinux", Some("arch")),
+            ("centos", Some("centos")),
+            ("rhel", Some("rhel")),
+            ("ubuntu", Some("ubuntu")),
+            ("windows", Some("windows")),
+            ("oraclelinux", Some("ol")),
+            ("sles", Some("sles")),
+            ("redhat-based", None),
+            ("unknown", None),
+        ] {
+            assert_eq!(os_distro(inspected), want, "{inspected}");
+        }
+    }
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        for (word, want) in [
+            ("os_distro=centos", "os_distro=centos"),
+            ("/tmp/a b.qcow2", "'/tmp/a b.qcow2'"),
+            ("it's", r"'it'\''s'"),
+            ("", "''"),
+            ("$(reboot)", "'$(reboot)'"),
+        ] {
+            assert_eq!(sh(word), want, "{word}");
+        }
+    }
+}
