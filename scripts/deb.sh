@@ -14,7 +14,10 @@ if [ ! -x "$tools/bin/cargo-deb" ]; then
 fi
 
 cargo build --release --locked -q -p imgprep-cli
+rm -rf target/release/gen
 target/release/imgprep generate-docs target/release/gen
+# Debian installs man pages compressed (gzip -n: no name or time stamp, reproducible).
+gzip -9n target/release/gen/man/*.1
 rm -rf target/debian
 deb=$("$tools/bin/cargo-deb" -p imgprep-cli --no-build --locked -q | tail -n 1)
 [ -f "$deb" ] || fail "cargo deb printed no package path (got: $deb)"
