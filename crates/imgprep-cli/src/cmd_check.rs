@@ -142,7 +142,7 @@ pub(crate) fn cloud_parser() -> impl clap::builder::TypedValueParser<Value = Clo
         .try_map(|s| s.parse::<Cloud>())
 }
 
-fn parse_param(s: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_param(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
         _ => Err(format!("expected KEY=VALUE, found {s:?}")),

@@ -7,7 +7,9 @@
 mod bundle_image;
 mod cmd_bundle;
 mod cmd_check;
+mod cmd_docs;
 mod cmd_inspect;
+mod cmd_mapping;
 mod cmd_prepare;
 mod cmd_report;
 mod cmd_rules;
@@ -47,6 +49,10 @@ enum Command {
     Report(cmd_report::Args),
     Matrix(cmd_rules::MatrixArgs),
     Bundle(Box<cmd_bundle::Args>),
+    Mapping(cmd_mapping::Args),
+    /// Write the man pages and shell completions into a directory (for packagers).
+    #[command(hide = true)]
+    GenerateDocs(cmd_docs::Args),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +65,8 @@ fn main() -> ExitCode {
         Command::Report(a) => cmd_report::run(a),
         Command::Matrix(a) => cmd_rules::matrix(a),
         Command::Bundle(a) => cmd_bundle::run(*a),
+        Command::Mapping(a) => cmd_mapping::run_mapping(a),
+        Command::GenerateDocs(a) => cmd_docs::run(a),
     };
     match result {
         Ok(code) => code,

@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod inspect;
+pub mod mapping;
 pub mod plan;
 pub mod rules;
 mod xml;
