@@ -53,4 +53,4 @@ awk '{ n++; s += $2; if ($3 != "ok") e++ }
 step "fuzz smoke run (budget IMGPREP_FUZZ_BUDGET=${IMGPREP_FUZZ_BUDGET:-360}s, 0 skips)"
 fuzz/smoke.sh
 step "Debian package (cargo-deb; installed with dpkg -x into a scratch root and run from there)"
-scripts/deb.sh
+scripts/deb.sh --dev

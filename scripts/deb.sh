@@ -4,6 +4,8 @@
 # demo image, `man imgprep-check` renders from the package's man pages, every command has a man
 # page, the bash completion loads, and the built-in rules are there to read.
 #   scripts/deb.sh            release build, as packages are built
+#   scripts/deb.sh --dev      the debug build the tests use (what test.sh checks: the packaging,
+#                             not the optimiser)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fail() { echo "deb.sh: $*" >&2; exit 1; }
@@ -13,13 +15,15 @@ if [ ! -x "$tools/bin/cargo-deb" ]; then
   cargo install -q --locked cargo-deb --root "$tools"
 fi
 
-cargo build --release --locked -q -p imgprep-cli
-rm -rf target/release/gen
-target/release/imgprep generate-docs target/release/gen
+profile=release dir=release
+[ "${1:-}" = --dev ] && profile=dev dir=debug
+cargo build --profile "$profile" --locked -q -p imgprep-cli
+rm -rf "target/$dir/gen"
+"target/$dir/imgprep" generate-docs "target/$dir/gen"
 # Debian installs man pages compressed (gzip -n: no name or time stamp, reproducible).
-gzip -9n target/release/gen/man/*.1
+gzip -9n "target/$dir"/gen/man/*.1
 rm -rf target/debian
-deb=$("$tools/bin/cargo-deb" -p imgprep-cli --no-build --locked -q | tail -n 1)
+deb=$("$tools/bin/cargo-deb" -p imgprep-cli --profile "$profile" --no-build --locked -q | tail -n 1)
 [ -f "$deb" ] || fail "cargo deb printed no package path (got: $deb)"
 echo "package: $deb"
 dpkg-deb --info "$deb" | grep -E '^ (Package|Version|Depends):'

@@ -156,8 +156,9 @@ fn cached(name: &str, key: &str, make: impl FnOnce(&Path) -> Output) -> Run {
         for e in stale {
             let n = e.file_name().to_string_lossy().into_owned();
             if n != format!("{name}-{key}")
-                && n.strip_prefix(&format!("{name}-"))
-                    .is_some_and(|k| k.len() == key.len() && k.bytes().all(|b| b.is_ascii_hexdigit()))
+                && n.strip_prefix(&format!("{name}-")).is_some_and(|k| {
+                    k.len() == key.len() && k.bytes().all(|b| b.is_ascii_hexdigit())
+                })
             {
                 let _ = fs_err::remove_dir_all(e.path());
             }
