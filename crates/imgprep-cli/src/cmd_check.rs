@@ -6,7 +6,6 @@ use std::str::FromStr;
 
 use anyhow::bail;
 use clap::builder::TypedValueParser as _;
-use imgprep_inspect::{Options, inspect_roots};
 use imgprep_report::check::{CheckReport, ImageReport, ImageStatus, OsSummary};
 use imgprep_rules::{
     Cloud, Context, Date, RuleResult, RuleSet, Severity, Status, Waivers, effective_params, run,
@@ -286,19 +285,7 @@ fn check_image(
     input: &fleet::Input,
 ) -> anyhow::Result<CheckReport> {
     let image = a.open.open(std::slice::from_ref(&input.path))?;
-    let (roots, notes) = inspect_roots(&image, Options::default());
-    let disks = imgprep_inspect::disks(&image);
-    let Some(root) = roots.first() else {
-        let why = if notes.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", notes.join("; "))
-        };
-        bail!(
-            "{}: no operating system found, nothing to check{why}",
-            input.shown
-        );
-    };
+    let (root, disks) = crate::first_root(&image, &input.shown, "check")?;
     let cx = Context::new(
         &root.os,
         &root.guest,

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use imgprep_inspect::{Options, inspect_roots};
 use imgprep_mapping::{Inputs, file_facts, mapping};
 use imgprep_rules::{Cloud, Context, RuleSet, effective_params, run};
 
@@ -69,16 +68,7 @@ pub(crate) fn run_mapping(a: Args) -> anyhow::Result<ExitCode> {
     let set = RuleSet::load(&a.rules)?;
     let shown = a.image.display().to_string();
     let image = a.open.open(std::slice::from_ref(&a.image))?;
-    let (roots, notes) = inspect_roots(&image, Options::default());
-    let disks = imgprep_inspect::disks(&image);
-    let Some(root) = roots.first() else {
-        let why = if notes.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", notes.join("; "))
-        };
-        bail!("{shown}: no operating system found, nothing to map{why}");
-    };
+    let (root, disks) = crate::first_root(&image, &shown, "map")?;
     let Some(disk) = disks.first() else {
         bail!("{shown}: no disk");
     };

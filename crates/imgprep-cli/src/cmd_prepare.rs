@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use imgprep_inspect::{Options, Root, inspect_roots};
+use imgprep_inspect::Root;
 use imgprep_plan::{Inputs, Plan};
 use imgprep_rules::{Context, RuleResult, RuleSet, Status, effective_params, run};
 
@@ -123,20 +123,7 @@ fn check(
 ) -> anyhow::Result<Checked> {
     let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     let image = open.open_allowing_more(paths, allow)?;
-    let (mut roots, notes) = inspect_roots(&image, Options::default());
-    let disks = imgprep_inspect::disks(&image);
-    if roots.is_empty() {
-        let why = if notes.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", notes.join("; "))
-        };
-        bail!(
-            "{}: no operating system found, nothing to prepare{why}",
-            shown.join(", ")
-        );
-    }
-    let root = roots.remove(0);
+    let (root, disks) = crate::first_root(&image, &shown.join(", "), "prepare")?;
     let results = {
         let cx = Context::new(&root.os, &root.guest, p.cloud, params, &set.matrix, &disks);
         run(set, &p.profile, &cx)

@@ -122,6 +122,27 @@ impl OpenArgs {
 }
 
 /// Writes `s` to stdout; a closed pipe (`imgprep … | head`) is not an error.
+/// The first operating system of `image` (what check, prepare and mapping work on) and its
+/// disks; an error naming `shown` and the notes of what could not be read when it has none.
+fn first_root(
+    image: &Image,
+    shown: &str,
+    nothing_to: &str,
+) -> anyhow::Result<(imgprep_inspect::Root, Vec<imgprep_inspect::DiskInfo>)> {
+    let (mut roots, notes) =
+        imgprep_inspect::inspect_roots(image, imgprep_inspect::Options::default());
+    let disks = imgprep_inspect::disks(image);
+    if roots.is_empty() {
+        let why = if notes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", notes.join("; "))
+        };
+        anyhow::bail!("{shown}: no operating system found, nothing to {nothing_to}{why}");
+    }
+    Ok((roots.remove(0), disks))
+}
+
 fn emit(s: &str) -> anyhow::Result<()> {
     emit_with(|out| out.write_all(s.as_bytes()))
 }
