@@ -885,3 +885,148 @@ fn an_agent_built_inside_a_debian_image_records_its_distribution() {
         .collect();
     assert_eq!(left, Vec::<String>::new());
 }
+
+/// Runs guestfish (one launch) read-only on `image` with its root filesystem `root` mounted and
+/// `script` on stdin; counted in the suite's launch log like imgprep's own launches.
+fn guestfish(image: &Path, root: &str, script: &str) -> String {
+    let started = std::time::SystemTime::now();
+    let t = std::time::Instant::now();
+    let mut child = Command::new("guestfish")
+        .args(["--ro", "-a"])
+        .arg(image)
+        .args(["-m", root])
+        .env("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    if let Some(log) = std::env::var_os("IMGPREP_GUESTFS_LAUNCH_LOG") {
+        let unix = started
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let line = format!(
+            "{unix} {:.3} {} guestfish\n",
+            t.elapsed().as_secs_f64(),
+            if out.status.success() { "ok" } else { "error" }
+        );
+        let mut f = fs_err::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        f.write_all(line.as_bytes()).unwrap();
+    }
+    assert!(out.status.success(), "guestfish: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn an_agent_injected_by_prepare_passes_the_profile_and_runs_inside_the_guest() {
+    // Built on this Debian 12 host for the Debian 12 fixture (same Python, same libraries).
+    let image = common::fixture("prepare-debian").join("prepare-debian.qcow2");
+    let before = sha(&image);
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    agent_project(&d.join("src/agent"));
+    c_extension(&d.join("src/fastsum"));
+    project(
+        &d.join("src/script"),
+        "cloudify-script-plugin",
+        "script_runner",
+        "",
+        "",
+    );
+    write(
+        &d.join("agent.yaml"),
+        "cloudify_agent_version: '1.0'\npython_path: /usr/bin/python3\n\
+         cloudify_agent_module: ./src/agent\n\
+         core_plugins:\n  cloudify_script_plugin: ./src/script\n\
+         additional_modules:\n  - ./src/fastsum\n",
+    );
+    let prefix = "/opt/cloudify-agent/agent-1.0/env";
+    ok(
+        d,
+        &[
+            "bundle",
+            "-c",
+            "agent.yaml",
+            "--offline",
+            "--find-links",
+            &wheels(),
+            "--prefix",
+            prefix,
+            "-o",
+            "agent.tar.gz",
+        ],
+    );
+    let check = |img: &Path| -> serde_json::Value {
+        let out = imgprep_in(
+            d,
+            &[
+                "check",
+                &img.display().to_string(),
+                "--profile",
+                "cloudify-agent",
+                "--format",
+                "json",
+            ],
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let status = |r: &serde_json::Value, rule: &str| -> String {
+        r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["rule"] == rule)
+            .map(|x| x["status"].as_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    assert_eq!(status(&check(&image), "cloudify-agent.present"), "fail");
+    let out = imgprep_in(
+        d,
+        &[
+            "prepare",
+            &image.display().to_string(),
+            "--profile",
+            "cloudify-agent",
+            "--worker",
+            "agent.tar.gz",
+            "-o",
+            "ready.qcow2",
+        ],
+    );
+    assert!(out.status.code() == Some(0), "{out:?}");
+    let ready = d.join("ready.qcow2");
+    let after = check(&ready);
+    for rule in [
+        "cloudify-agent.present",
+        "cloudify-agent.python",
+        "cloudify-agent.plugins",
+    ] {
+        assert_eq!(status(&after, rule), "pass", "{rule}: {after:#}");
+    }
+    assert_eq!(sha(&image), before, "the input changed");
+    // The relocated virtualenv, compiled for this distribution, runs in the guest.
+    let text = guestfish(
+        &ready,
+        "/dev/sda1",
+        &format!(
+            "command \"{prefix}/bin/python -c 'import cloudify_agent, script_runner, fastsum; \
+             from cloudify_agent.included_plugins import included_plugins as p; print(p)'\"\n\
+             command {prefix}/bin/cfy-agent\n"
+        ),
+    );
+    // guestfish ends each command's output with a blank line.
+    let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines, ["['cloudify-script-plugin']", "agent up 42"]);
+}
