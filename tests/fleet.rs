@@ -327,3 +327,80 @@ fn shards_are_disjoint_cover_the_list_and_merge_into_the_single_run() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.jsonl:1: "));
 }
+
+#[test]
+fn a_fleet_prepare_writes_one_output_per_image_and_reports_the_broken_ones() {
+    let d = fleet_dir();
+    let out_dir = tempfile::tempdir().expect("test setup");
+    let log = out_dir.path().join("launches.log");
+    let good = d.path().join("good-a.qcow2");
+    let before = fs_err::read(&good).expect("test setup");
+    // The plans, one JSON object per line, in input order; nothing launched.
+    let mut args = vec!["prepare", "--format", "json", "--dry-run"];
+    args.extend(PROFILE);
+    let out = Command::new(env!("CARGO_BIN_EXE_imgprep"))
+        .args(&args)
+        .arg(d.path())
+        .env("IMGPREP_GUESTFS_LAUNCH_LOG", &log)
+        .output()
+        .expect("imgprep runs");
+    let text = stdout_of(&out, 1);
+    let plans: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(plans.len(), 1, "{text}");
+    assert!(
+        plans[0]["image"]
+            .as_str()
+            .unwrap()
+            .ends_with("good-a.qcow2")
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("broken.qcow2"), "{err}");
+    assert!(
+        err.contains("empty-disk.img: no operating system found"),
+        "{err}"
+    );
+    // Outputs into a directory: the demo image has nothing the appliance must change (no worker
+    // given), so it is converted and verified without a launch.
+    let mut args = vec!["prepare", "-o"];
+    let o = out_dir.path().join("ready");
+    fs_err::create_dir(&o).expect("test setup");
+    let o_s = o.display().to_string();
+    args.push(&o_s);
+    args.extend(PROFILE);
+    let out = Command::new(env!("CARGO_BIN_EXE_imgprep"))
+        .args(&args)
+        .arg(d.path())
+        .env("IMGPREP_GUESTFS_LAUNCH_LOG", &log)
+        .output()
+        .expect("imgprep runs");
+    stdout_of(&out, 1);
+    let mut written: Vec<String> = fs_err::read_dir(&o)
+        .expect("output directory")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    assert_eq!(written, ["good-a.qcow2"]);
+    assert!(!log.exists() || fs_err::read_to_string(&log).unwrap().is_empty());
+    assert_eq!(
+        fs_err::read(&good).expect("input"),
+        before,
+        "the input changed"
+    );
+    // -o must be a directory for a fleet.
+    let out = run(
+        &[
+            "prepare",
+            "-o",
+            "/nonexistent/ready",
+            "--profile",
+            "cloudcenter-worker",
+        ],
+        &[d.path()],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("names an existing directory"), "{err}");
+}

@@ -58,13 +58,23 @@ pub(crate) enum OutputFormat {
 ///       --package net-tools_2.10_amd64.deb --param ca=corp-ca.pem -o ready.qcow2
 ///   imgprep prepare win2016.vhdx --profile rackspace-nova-agent -o ready.vhd --output-format vhd
 ///   imgprep prepare golden.qcow2 --profile cloudcenter-worker --dry-run --format virt-customize
+///   imgprep prepare golden/ --profile cloudcenter-worker --worker worker.tar.gz -o ready/
+///
+/// A fleet (a directory or a glob as IMAGE) prepares each image on its own, one at a time unless
+/// --jobs says otherwise (each costs an appliance launch), into -o DIR/NAME.FORMAT; an image
+/// that cannot be prepared is reported and the others go on. Exit status then: 2 when no image
+/// could be prepared, 1 when one failed or still fails a rule, else 0. --format json prints
+/// one object per line.
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 #[command(group(clap::ArgGroup::new("target").args(["output", "in_place", "dry_run"]).required(true).multiple(true)))]
 pub(crate) struct Args {
-    /// Disk image(s) of one VM, in disk order (the first is /dev/sda).
+    /// Disk image(s) of one VM, in disk order (the first is /dev/sda); or directories and
+    /// globs of images, each prepared on its own (a fleet: -o then names a directory).
     #[arg(required = true, value_name = "IMAGE")]
     images: Vec<PathBuf>,
+    #[command(flatten)]
+    fleet: crate::fleet::FleetArgs,
     #[command(flatten)]
     profile: crate::cmd_check::ProfileArgs,
     /// The worker to inject: a bundle (imgprep bundle) or a tar.gz with --param agent_dest=DIR.
@@ -145,8 +155,126 @@ pub(crate) fn run_prepare(a: Args) -> anyhow::Result<ExitCode> {
     let set = RuleSet::load(&a.profile.rules)?;
     let params = effective_params(&set, &a.profile.profile, &a.profile.params)
         .map_err(anyhow::Error::msg)?;
-    let name = a.images[0].display().to_string();
-    let before = check(&a.open, &a.images, &set, &a.profile, &params, &[])?;
+    let inputs = crate::fleet::expand(&a.images, &a.fleet)?;
+    if !inputs.expanded {
+        let (text, code) = prepare_one(&a, &set, &params, &a.images, a.output.clone())?;
+        crate::emit(&text)?;
+        return Ok(code);
+    }
+    run_fleet(&a, &set, &params, &inputs.images)
+}
+
+/// The output of `input` in the fleet's output directory.
+fn fleet_output(a: &Args, dir: &std::path::Path, input: &std::path::Path) -> PathBuf {
+    let stem = input.file_stem().unwrap_or_default().to_string_lossy();
+    let ext = match (a.overlay, a.output_format) {
+        (true, _) | (false, OutputFormat::Qcow2) => "qcow2",
+        (false, OutputFormat::Raw) => "raw",
+        (false, OutputFormat::Vmdk) => "vmdk",
+        (false, OutputFormat::Vhd) => "vhd",
+        (false, OutputFormat::Vhdx) => "vhdx",
+    };
+    dir.join(format!("{stem}.{ext}"))
+}
+
+/// Each image of a fleet prepared on its own; errors are the image's, not the run's.
+fn run_fleet(
+    a: &Args,
+    set: &RuleSet,
+    params: &std::collections::BTreeMap<String, String>,
+    images: &[crate::fleet::Input],
+) -> anyhow::Result<ExitCode> {
+    use imgprep_report::check::ImageStatus;
+    let outputs: Vec<Option<PathBuf>> = match &a.output {
+        Some(dir) => {
+            if !dir.is_dir() {
+                bail!(
+                    "-o {}: with a directory or glob of images, -o names an existing directory \
+                     (each output is DIR/NAME.FORMAT)",
+                    dir.display()
+                );
+            }
+            let outs: Vec<PathBuf> = images
+                .iter()
+                .map(|i| fleet_output(a, dir, &i.path))
+                .collect();
+            for (n, o) in outs.iter().enumerate() {
+                if let Some(m) = outs[..n].iter().position(|p| p == o) {
+                    bail!(
+                        "{} and {} would both be written to {}",
+                        images[m].shown,
+                        images[n].shown,
+                        o.display()
+                    );
+                }
+            }
+            outs.into_iter().map(Some).collect()
+        }
+        None => vec![None; images.len()],
+    };
+    let jobs = a.fleet.jobs.map_or(1, |j| j as usize);
+    let mut outcomes = Vec::new();
+    let mut failed = false;
+    crate::fleet::run(
+        images,
+        jobs,
+        |input| {
+            let out = outputs[images
+                .iter()
+                .position(|i| i.index == input.index)
+                .unwrap_or(0)]
+            .clone();
+            prepare_one(a, set, params, std::slice::from_ref(&input.path), out)
+        },
+        |input, result, took| {
+            let status = match result {
+                Ok((text, code)) => {
+                    let text = match a.format {
+                        // One JSON object per line: the plans of a fleet as JSON Lines.
+                        Format::Json => serde_json::from_str::<serde_json::Value>(&text)
+                            .map(|v| format!("{v}\n"))
+                            .unwrap_or(text),
+                        _ => text,
+                    };
+                    crate::emit(&text)?;
+                    if code == ExitCode::SUCCESS {
+                        ImageStatus::Pass
+                    } else {
+                        ImageStatus::Fail
+                    }
+                }
+                Err(e) => {
+                    let e = format!("{e:#}");
+                    if e.contains(&input.shown) {
+                        eprintln!("imgprep: {e}");
+                    } else {
+                        eprintln!("imgprep: {}: {e}", input.shown);
+                    }
+                    ImageStatus::Error
+                }
+            };
+            failed |= status != ImageStatus::Pass;
+            outcomes.push(crate::fleet::Outcome {
+                shown: input.shown.clone(),
+                status,
+                took: Some(took),
+            });
+            Ok(())
+        },
+    )?;
+    crate::cmd_check::finish(&outcomes, failed)
+}
+
+/// Prepares the VM whose disks are `images` into `output`: the report and the exit status.
+fn prepare_one(
+    a: &Args,
+    set: &RuleSet,
+    params: &std::collections::BTreeMap<String, String>,
+    images: &[PathBuf],
+    output: Option<PathBuf>,
+) -> anyhow::Result<(String, ExitCode)> {
+    let name = images[0].display().to_string();
+    let before = check(&a.open, images, set, &a.profile, params, &[])?;
     let ca = match params.get("ca").filter(|c| !c.is_empty()) {
         Some(c) => Some(
             imgprep_io::host::read(std::path::Path::new(c), 4 << 20)
@@ -175,11 +303,11 @@ pub(crate) fn run_prepare(a: Args) -> anyhow::Result<ExitCode> {
             &before.root.os,
             &before.root.guest,
             a.profile.cloud,
-            &params,
+            params,
             &set.matrix,
             &before.disks,
         );
-        imgprep_plan::plan(&before.results, &cx, &set, &inputs)?
+        imgprep_plan::plan(&before.results, &cx, set, &inputs)?
     };
     let fixed = plan.fixed_rules();
     let remaining = failing(&before.results).any(|r| !fixed.contains(&r.rule));
@@ -191,17 +319,17 @@ pub(crate) fn run_prepare(a: Args) -> anyhow::Result<ExitCode> {
             Format::Json => imgprep_report::plan::json(&plan, &name, &a.profile.profile),
             Format::VirtCustomize => imgprep_report::plan::virt_customize(&plan, &name),
         };
-        crate::emit(&text)?;
-        return Ok(if remaining {
+        let code = if remaining {
             ExitCode::from(1)
         } else {
             ExitCode::SUCCESS
-        });
+        };
+        return Ok((text, code));
     }
     if a.format == Format::VirtCustomize {
         bail!("--format virt-customize prints a plan: use it with --dry-run");
     }
-    apply(&a, &set, &params, before, &plan, &name)
+    apply(a, set, params, before, &plan, images, output)
 }
 
 #[cfg(not(feature = "guestfs"))]
@@ -211,8 +339,9 @@ fn apply(
     _params: &std::collections::BTreeMap<String, String>,
     _before: Checked,
     _plan: &Plan,
-    _name: &str,
-) -> anyhow::Result<ExitCode> {
+    _images: &[PathBuf],
+    _output: Option<PathBuf>,
+) -> anyhow::Result<(String, ExitCode)> {
     bail!(
         "this imgprep was built without libguestfs (--no-default-features): prepare can only \
          --dry-run"
@@ -226,8 +355,10 @@ fn apply(
     params: &std::collections::BTreeMap<String, String>,
     before: Checked,
     plan: &Plan,
-    name: &str,
-) -> anyhow::Result<ExitCode> {
+    images: &[PathBuf],
+    output: Option<PathBuf>,
+) -> anyhow::Result<(String, ExitCode)> {
+    let name = &images[0].display().to_string();
     use imgprep_apply::{Input, LaunchSpec, Layout, Session, Workspace};
 
     let format_of = |i: usize| {
@@ -245,7 +376,7 @@ fn apply(
             })
     };
     let mut inputs = Vec::new();
-    for (i, p) in a.images.iter().enumerate() {
+    for (i, p) in images.iter().enumerate() {
         let format =
             format_of(i).with_context(|| format!("{}: unknown container format", p.display()))?;
         inputs.push(Input {
@@ -253,7 +384,7 @@ fn apply(
             format,
         });
     }
-    let layout = match (&a.output, a.in_place) {
+    let layout = match (&output, a.in_place) {
         (_, true) => Layout::InPlace,
         (Some(o), false) if a.overlay => Layout::Overlay { path: o.clone() },
         (Some(o), false) => Layout::Convert {
@@ -310,8 +441,7 @@ fn apply(
     interrupted.check()?;
     // Verify natively on what will become the output (an overlay is read with the input's
     // directory allowed, since it is backed by the input).
-    let allow: Vec<PathBuf> = a
-        .images
+    let allow: Vec<PathBuf> = images
         .iter()
         .filter_map(|p| fs_err::canonicalize(p).ok()?.parent().map(PathBuf::from))
         .collect();
@@ -347,11 +477,11 @@ fn apply(
             t
         }
     };
-    crate::emit(&text)?;
     let remaining = failing(&after.results).next().is_some();
-    Ok(if remaining {
+    let code = if remaining {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    })
+    };
+    Ok((text, code))
 }
