@@ -156,7 +156,8 @@ impl Bundle {
     }
 
     /// Writes the validated members as an uncompressed tar (directories, files and links only,
-    /// numeric owners, modes as validated) for the appliance to unpack at [`Bundle::prefix`].
+    /// numeric owners, modes as validated, the members' own times) for the appliance to unpack
+    /// at [`Bundle::prefix`].
     pub fn write_clean_tar(&self, out: &Path) -> Result<(), Error> {
         let file = imgprep_io::host::open(
             &self.path,
@@ -184,7 +185,8 @@ impl Bundle {
             h.set_mode(v.mode);
             h.set_uid(u64::from(v.uid));
             h.set_gid(u64::from(v.gid));
-            h.set_mtime(0);
+            // The member's own time, as tar would unpack it (a bundle's build time).
+            h.set_mtime(e.header().mtime().unwrap_or(0));
             match v.kind {
                 FileKind::Dir => {
                     h.set_entry_type(tar::EntryType::Directory);
