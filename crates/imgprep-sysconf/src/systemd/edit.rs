@@ -341,6 +341,21 @@ pub fn service_umask(g: &dyn Guest, unit: &str, mask: u16) -> Result<Vec<FileOp>
         });
     }
     let value = format!("{mask:04o}");
+    // Already the unit's own setting, with no drop-in that could change it: nothing to add.
+    if let Some(found) = locate(g, unit)?
+        && let Some(lines) = read_lines(g, &found.file)?
+    {
+        let own = settings(&lines)
+            .into_iter()
+            .filter(|s| s.section == "Service" && s.key == "UMask")
+            .last();
+        let dropins = UNIT_DIRS
+            .iter()
+            .any(|d| g.is_dir(&join(d, &format!("{unit}.d"))));
+        if own.is_some_and(|s| s.value == value || s.value == format!("{mask:o}")) && !dropins {
+            return Ok(Vec::new());
+        }
+    }
     dropin(
         g,
         unit,
