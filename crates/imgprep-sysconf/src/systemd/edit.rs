@@ -347,8 +347,7 @@ pub fn service_umask(g: &dyn Guest, unit: &str, mask: u16) -> Result<Vec<FileOp>
     {
         let own = settings(&lines)
             .into_iter()
-            .filter(|s| s.section == "Service" && s.key == "UMask")
-            .last();
+            .rfind(|s| s.section == "Service" && s.key == "UMask");
         let dropins = UNIT_DIRS
             .iter()
             .any(|d| g.is_dir(&join(d, &format!("{unit}.d"))));
