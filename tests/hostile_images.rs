@@ -178,17 +178,53 @@ fn traced_path(line: &str) -> Option<(String, bool)> {
     Some((path, nofollow))
 }
 
+/// The shared libraries the binary under test links, by file name, as `ldd` lists them (libc,
+/// libgcc_s, libm; with libguestfs, libguestfs and what it links).
+static LINKED: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+fn linked_libraries(bin: &Path) -> Vec<String> {
+    let out = Command::new("ldd").arg(bin).output().expect("ldd runs");
+    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.contains(".so"))
+        .filter_map(|n| Path::new(n).file_name()?.to_str().map(str::to_owned))
+        .collect();
+    names.extend(["libc.so.6", "libgcc_s.so.1", "libm.so.6"].map(str::to_owned));
+    names
+}
+
 /// The files any process of this binary opens on its own: the dynamic loader's cache and the
-/// shared libraries imgprep links (libc, libgcc_s, libm), `/proc/self/maps` (the main thread's
-/// stack guard), and what `std::thread::available_parallelism` reads (the process's cgroup, the
-/// mount table, the cgroup CPU quota files, the online CPUs).
+/// shared libraries the binary links (in the system library directories), `/proc/self/maps`
+/// (the main thread's stack guard), and what `std::thread::available_parallelism` reads (the
+/// process's cgroup, the mount table, the cgroup CPU quota files, the online CPUs). Linked with
+/// libguestfs (the default build), its libraries read a few fixed files when they are loaded,
+/// whatever the image: libselinux `/proc/filesystems`, libcap `cap_last_cap`, glib
+/// `/proc/self/status`, libnuma the NUMA nodes and possible CPUs. glibc's malloc may read the
+/// overcommit policy when it trims its heap.
 fn runtime_file(path: &str) -> bool {
+    let loaded = LINKED
+        .get()
+        .is_some_and(|l| l.iter().any(|n| n.starts_with("libguestfs.so")));
+    if loaded
+        && (matches!(
+            path,
+            "/proc/filesystems"
+                | "/proc/self/status"
+                | "/proc/sys/kernel/cap_last_cap"
+                | "/sys/devices/system/node"
+                | "/sys/devices/system/cpu/possible"
+        ) || (path.starts_with("/sys/devices/system/node/node") && path.ends_with("/meminfo")))
+    {
+        return true;
+    }
     let triple = format!("{}-linux-gnu", std::env::consts::ARCH);
-    let libs = ["libc.so.6", "libgcc_s.so.1", "libm.so.6"];
+    let default_libs = ["libc.so.6", "libgcc_s.so.1", "libm.so.6"].map(str::to_owned);
+    let libs: &[String] = LINKED.get().map_or(&default_libs[..], Vec::as_slice);
     let lib = |dir: &str| {
         path.strip_prefix(dir)
             .and_then(|p| p.strip_prefix('/'))
-            .is_some_and(|name| libs.contains(&name))
+            .is_some_and(|name| libs.iter().any(|l| l == name))
     };
     matches!(
         path,
@@ -197,6 +233,7 @@ fn runtime_file(path: &str) -> bool {
             | "/proc/self/cgroup"
             | "/proc/self/mountinfo"
             | "/sys/devices/system/cpu/online"
+            | "/proc/sys/vm/overcommit_memory"
     ) || lib(&format!("/lib/{triple}"))
         || lib(&format!("/usr/lib/{triple}"))
         || (path.starts_with("/sys/fs/cgroup/")
@@ -388,6 +425,7 @@ fn hostile_corpus() {
         || PathBuf::from(env!("CARGO_BIN_EXE_imgprep")),
         PathBuf::from,
     );
+    LINKED.get_or_init(|| linked_libraries(&bin));
     let scratch = tempfile::tempdir().expect("scratch directory");
     let mut table = format!(
         "{:<28} {:>4} {:>8} {:>9}  verdict\n",

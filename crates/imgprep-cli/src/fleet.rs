@@ -111,7 +111,7 @@ pub(crate) fn expand(paths: &[PathBuf], a: &FleetArgs) -> anyhow::Result<Inputs>
             }
             if all.len() == before {
                 bail!(
-                    "{}: no disk images in this directory{}",
+                    "{}: is a directory with no disk images in it{}",
                     p.display(),
                     if a.recursive {
                         ""
