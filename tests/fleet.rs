@@ -155,7 +155,9 @@ fn exit_status_follows_the_images() {
     fs_err::write(none.path().join("README"), "nothing here").unwrap();
     let out = run(&args, &[none.path()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is a directory with no disk images in it"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is a directory with no disk images in it")
+    );
     // A glob picks its matches; every readable image passing --fail-on critical gives 0.
     let pattern = d.path().join("good-*.qcow2");
     let out = run(
