@@ -15,8 +15,20 @@ const DEFAULT_AGENT_USER: &str = "cliqruser";
 /// The umask the agent needs.
 const AGENT_UMASK: u16 = 0o022;
 
+/// The file operations as steps; a directory two edits of one step both create is made once.
 fn files(ops: Vec<FileOp>) -> Vec<Instr> {
-    ops.into_iter().map(Instr::File).collect()
+    let mut made: Vec<String> = Vec::new();
+    ops.into_iter()
+        .filter(|op| match op.op {
+            imgprep_sysconf::Op::Mkdir { .. } if made.contains(&op.path) => false,
+            imgprep_sysconf::Op::Mkdir { .. } => {
+                made.push(op.path.clone());
+                true
+            }
+            _ => true,
+        })
+        .map(Instr::File)
+        .collect()
 }
 
 fn agent_user(p: &Planner<'_, '_>) -> String {
