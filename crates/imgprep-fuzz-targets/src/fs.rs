@@ -112,16 +112,7 @@ impl ReadAt for NtfsDevice {
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         imgprep_io::check_range(offset, buf.len(), NTFS_SIZE)?;
         buf.fill(0);
-        let end = offset + buf.len() as u64;
-        for (at, chunk) in &self.0 {
-            let bytes = chunk.bytes();
-            let pend = at + bytes.len() as u64;
-            if *at < end && pend > offset {
-                let (lo, hi) = ((*at).max(offset), pend.min(end));
-                buf[(lo - offset) as usize..(hi - offset) as usize]
-                    .copy_from_slice(&bytes[(lo - at) as usize..(hi - at) as usize]);
-            }
-        }
+        imgprep_testkit::overlay(buf, offset, self.0.iter().map(|(at, c)| (*at, c.bytes())));
         Ok(())
     }
 }

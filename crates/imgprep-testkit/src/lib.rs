@@ -11,7 +11,7 @@ mod guest;
 mod patched;
 
 pub use guest::MemGuest;
-pub use patched::Patched;
+pub use patched::{Patched, overlay};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -63,15 +63,25 @@ impl ReadAt for Patched {
 
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         self.base.read_exact_at(offset, buf)?;
-        let end = offset + buf.len() as u64;
-        for (at, bytes) in &self.patches {
-            let pend = at + bytes.len() as u64;
-            if *at < end && pend > offset {
-                let (lo, hi) = ((*at).max(offset), pend.min(end));
-                buf[(lo - offset) as usize..(hi - offset) as usize]
-                    .copy_from_slice(&bytes[(lo - at) as usize..(hi - at) as usize]);
-            }
-        }
+        overlay(
+            buf,
+            offset,
+            self.patches.iter().map(|(at, b)| (*at, b.as_slice())),
+        );
         Ok(())
+    }
+}
+
+/// Copies into `buf`, which holds the bytes at `offset`, the part of each `(at, bytes)` that
+/// falls inside it (later ones win).
+pub fn overlay<'a>(buf: &mut [u8], offset: u64, pieces: impl Iterator<Item = (u64, &'a [u8])>) {
+    let end = offset + buf.len() as u64;
+    for (at, bytes) in pieces {
+        let pend = at + bytes.len() as u64;
+        if at < end && pend > offset {
+            let (lo, hi) = (at.max(offset), pend.min(end));
+            buf[(lo - offset) as usize..(hi - offset) as usize]
+                .copy_from_slice(&bytes[(lo - at) as usize..(hi - at) as usize]);
+        }
     }
 }
