@@ -596,14 +596,7 @@ pub fn build(plan: Plan, opts: &BuildOptions, log: &mut dyn FnMut(&str)) -> Resu
         .clone()
         .unwrap_or_else(|| format!("/opt/cloudify-agent/agent-{version}/env"));
     log(&format!("packing {} for {prefix}", plan.venv.display()));
-    let staging = tempfile::Builder::new()
-        .prefix(".imgprep-bundle-")
-        .tempdir_in(
-            plan.output
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new(".")),
-        )?;
+    let staging = scratch_beside(&plan.output)?;
     let (files, interpreter) = relocate(&venv, &prefix, staging.path())?;
     let manifest = Manifest {
         format: 1,
@@ -949,4 +942,17 @@ mod tests {
             "cloudify-script-plugin"
         );
     }
+}
+
+/// A scratch directory next to `output` (same filesystem, so the result can be renamed into
+/// place), removed on drop.
+pub fn scratch_beside(output: &Path) -> std::io::Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix(".imgprep-bundle-")
+        .tempdir_in(
+            output
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new(".")),
+        )
 }

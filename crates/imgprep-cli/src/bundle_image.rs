@@ -70,14 +70,7 @@ pub(crate) fn build(
         .collect();
 
     // The sources: every local path a step names, the find-links directories.
-    let scratch = tempfile::Builder::new()
-        .prefix(".imgprep-bundle-")
-        .tempdir_in(
-            plan.output
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new(".")),
-        )?;
+    let scratch = imgprep_bundle::agent::scratch_beside(&plan.output)?;
     let mut uploads: Vec<(PathBuf, String)> = Vec::new();
     let guest_of = |host: &Path, uploads: &mut Vec<(PathBuf, String)>| -> String {
         let name = host
