@@ -920,6 +920,19 @@ fn normal_join(dir: &str, rel: &str) -> String {
     parts.join("/")
 }
 
+/// A scratch directory next to `output` (same filesystem, so the result can be renamed into
+/// place), removed on drop.
+pub fn scratch_beside(output: &Path) -> std::io::Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix(".imgprep-bundle-")
+        .tempdir_in(
+            output
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new(".")),
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -942,17 +955,4 @@ mod tests {
             "cloudify-script-plugin"
         );
     }
-}
-
-/// A scratch directory next to `output` (same filesystem, so the result can be renamed into
-/// place), removed on drop.
-pub fn scratch_beside(output: &Path) -> std::io::Result<tempfile::TempDir> {
-    tempfile::Builder::new()
-        .prefix(".imgprep-bundle-")
-        .tempdir_in(
-            output
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new(".")),
-        )
 }
