@@ -185,33 +185,25 @@ fn run_fleet(
     images: &[crate::fleet::Input],
 ) -> anyhow::Result<ExitCode> {
     use imgprep_report::check::ImageStatus;
-    let outputs: Vec<Option<PathBuf>> = match &a.output {
-        Some(dir) => {
-            if !dir.is_dir() {
+    if let Some(dir) = &a.output {
+        if !dir.is_dir() {
+            bail!(
+                "-o {}: with a directory or glob of images, -o names an existing directory \
+                 (each output is DIR/NAME.FORMAT)",
+                dir.display()
+            );
+        }
+        let mut seen = std::collections::BTreeMap::new();
+        for i in images {
+            if let Some(first) = seen.insert(fleet_output(a, dir, &i.path), &i.shown) {
                 bail!(
-                    "-o {}: with a directory or glob of images, -o names an existing directory \
-                     (each output is DIR/NAME.FORMAT)",
-                    dir.display()
+                    "{first} and {} would both be written to {}",
+                    i.shown,
+                    fleet_output(a, dir, &i.path).display()
                 );
             }
-            let outs: Vec<PathBuf> = images
-                .iter()
-                .map(|i| fleet_output(a, dir, &i.path))
-                .collect();
-            for (n, o) in outs.iter().enumerate() {
-                if let Some(m) = outs[..n].iter().position(|p| p == o) {
-                    bail!(
-                        "{} and {} would both be written to {}",
-                        images[m].shown,
-                        images[n].shown,
-                        o.display()
-                    );
-                }
-            }
-            outs.into_iter().map(Some).collect()
         }
-        None => vec![None; images.len()],
-    };
+    }
     let jobs = a.fleet.jobs.map_or(1, |j| j as usize);
     let mut outcomes = Vec::new();
     let mut failed = false;
@@ -219,11 +211,7 @@ fn run_fleet(
         images,
         jobs,
         |input| {
-            let out = outputs[images
-                .iter()
-                .position(|i| i.index == input.index)
-                .unwrap_or(0)]
-            .clone();
+            let out = a.output.as_ref().map(|d| fleet_output(a, d, &input.path));
             prepare_one(a, set, params, std::slice::from_ref(&input.path), out)
         },
         |input, result, took| {
