@@ -6,67 +6,7 @@ mod common;
 
 use imgprep_rules::{Outcome, Status};
 use imgprep_testkit::MemGuest;
-
-const RHEL_PROFILE: &str = r#"# /etc/profile
-pathmunge () {
-case ":${PATH}:" in
-    *:"$1":*)
-        ;;
-    *)
-        if [ "$2" = "after" ] ; then
-            PATH=$PATH:$1
-        else
-            PATH=$1:$PATH
-        fi
-esac
-}
-
-if [ -x /usr/bin/id ]; then
-if [ -z "$EUID" ]; then
-    # ksh workaround
-    EUID=`/usr/bin/id -u`
-    UID=`/usr/bin/id -ru`
-fi
-USER="`/usr/bin/id -un`"
-fi
-
-# By default, we want umask to get set. This sets it for login shell
-if [ $UID -gt 199 ] && [ "`/usr/bin/id -gn`" = "`/usr/bin/id -un`" ]; then
-umask 002
-else
-umask 022
-fi
-
-for i in /etc/profile.d/*.sh /etc/profile.d/sh.local ; do
-if [ -r "$i" ]; then
-    if [ "${-#*i}" != "$-" ]; then
-        . "$i"
-    else
-        . "$i" >/dev/null
-    fi
-fi
-done
-
-unset i
-unset -f pathmunge
-"#;
-
-const RHEL_BASHRC: &str = r#"# /etc/bashrc
-if [ "$PS1" ]; then
-  shopt -s histappend
-fi
-
-if ! shopt -q login_shell ; then # We're not a login shell
-if [ $UID -gt 199 ] && [ "`/usr/bin/id -gn`" = "`/usr/bin/id -un`" ]; then
-   umask 002
-else
-   umask 022
-fi
-fi
-"#;
-
-const ROOT_BASH_PROFILE: &str = "if [ -f ~/.bashrc ]; then\n\t. ~/.bashrc\nfi\n";
-const ROOT_BASHRC: &str = "if [ -f /etc/bashrc ]; then\n\t. /etc/bashrc\nfi\n";
+use imgprep_testkit::startup::{RHEL_BASHRC, RHEL_PROFILE, ROOT_BASH_PROFILE, ROOT_BASHRC};
 
 fn rhel() -> MemGuest {
     MemGuest::new()
@@ -126,13 +66,13 @@ fn rhel_defaults_give_root_022_and_private_group_users_002() {
         Some("cliqruser"),
         Status::Pass,
         &[
-            "root-run installs (root logins, su -, sudo -i) get umask 022 (set by /etc/profile:28)",
-            "logins of cliqruser get umask 002 (set by /etc/profile:26)",
+            "root-run installs (root logins, su -, sudo -i) get umask 022 (set by /etc/profile:27)",
+            "logins of cliqruser get umask 002 (set by /etc/profile:25)",
         ],
         &[
             "/etc/login.defs:1",
-            "/etc/profile:26",
-            "/etc/profile:28",
+            "/etc/profile:25",
+            "/etc/profile:27",
             "/etc/bashrc:8",
             "/etc/bashrc:10",
         ],
@@ -149,7 +89,7 @@ fn rhel_branches_are_reported_with_their_conditions() {
             .map(|e| e.text.clone())
             .unwrap_or_default()
     };
-    let (then, els) = (e(26, "/etc/profile"), e(28, "/etc/profile"));
+    let (then, els) = (e(25, "/etc/profile"), e(27, "/etc/profile"));
     let cond = "if [ $UID -gt 199 ] && [ \"`/usr/bin/id -gn`\" = \"`/usr/bin/id -un`\" ]";
     assert!(then.contains(cond), "{then}");
     assert!(

@@ -17,6 +17,7 @@ use imgprep_guest::{Guest, Image, Mountable};
 use imgprep_sysconf::accounts::Accounts;
 use imgprep_sysconf::shell::{Session, State, Val, login_umask, shell_startup_umask, system_umask};
 use imgprep_testkit::MemGuest;
+use imgprep_testkit::startup::{RHEL_CSHRC, RHEL_PROFILE};
 
 /// Accounts every layout gets, one per login shell checked: (name, uid, shell).
 const SHELL_USERS: [(&str, u32, &str); 4] = [
@@ -38,51 +39,6 @@ struct Layout {
     guest: MemGuest,
     expect: Vec<(&'static str, u16)>,
 }
-
-const RHEL_PROFILE: &str = r#"# /etc/profile
-pathmunge () {
-    case ":${PATH}:" in
-        *:"$1":*)
-            ;;
-        *)
-            if [ "$2" = "after" ] ; then
-                PATH=$PATH:$1
-            else
-                PATH=$1:$PATH
-            fi
-    esac
-}
-
-if [ -x /usr/bin/id ]; then
-    if [ -z "$EUID" ]; then
-        # ksh workaround
-        EUID=`/usr/bin/id -u`
-        UID=`/usr/bin/id -ru`
-    fi
-    USER="`/usr/bin/id -un`"
-fi
-
-if [ $UID -gt 199 ] && [ "`/usr/bin/id -gn`" = "`/usr/bin/id -un`" ]; then
-    umask 002
-else
-    umask 022
-fi
-
-for i in /etc/profile.d/*.sh /etc/profile.d/sh.local ; do
-    if [ -r "$i" ]; then
-        if [ "${-#*i}" != "$-" ]; then
-            . "$i"
-        else
-            . "$i" >/dev/null
-        fi
-    fi
-done
-
-unset i
-unset -f pathmunge
-"#;
-
-const RHEL_CSHRC: &str = "if ($uid > 199 && \"`/usr/bin/id -gn`\" == \"`/usr/bin/id -un`\") then\n    umask 002\nelse\n    umask 022\nendif\nif ( -d /etc/profile.d ) then\n  set nonomatch\n  foreach i ( /etc/profile.d/*.csh )\n    if ( -r \"$i\" ) then\n        source \"$i\"\n    endif\n  end\n  unset i nonomatch\nendif\n";
 
 /// Hand-made layouts: what distributions ship and what hardening guides add.
 fn synthetic() -> Vec<Layout> {

@@ -12,7 +12,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{apply, materialize};
+use common::{ChrootMounts, apply, materialize};
 use imgprep_guest::{Image, Mountable};
 use imgprep_sysconf::accounts::Accounts;
 use imgprep_sysconf::sudoers::{self, Sudoers};
@@ -51,46 +51,6 @@ fn parse(out: &str) -> Listed {
         allowed,
         all_nopasswd,
         requiretty: false,
-    }
-}
-
-/// /dev and /proc in the chroot while it lives.
-struct Mounts(PathBuf);
-
-impl Mounts {
-    fn new(root: &Path) -> Self {
-        for d in ["dev", "proc"] {
-            fs_err::create_dir_all(root.join(d)).unwrap();
-        }
-        assert!(
-            Command::new("mount")
-                .arg("--rbind")
-                .arg("/dev")
-                .arg(root.join("dev"))
-                .status()
-                .unwrap()
-                .success()
-        );
-        let m = Mounts(root.to_owned());
-        assert!(
-            Command::new("mount")
-                .args(["-t", "proc", "proc"])
-                .arg(root.join("proc"))
-                .status()
-                .unwrap()
-                .success()
-        );
-        m
-    }
-}
-
-impl Drop for Mounts {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.0.join("proc")).status();
-        let _ = Command::new("umount")
-            .arg("-R")
-            .arg(self.0.join("dev"))
-            .status();
     }
 }
 
@@ -162,7 +122,7 @@ fn compare(name: &str, g: &MemGuest, users: &[&str]) -> Vec<String> {
     }
     let accounts = Accounts::read(g).unwrap();
     let model = Sudoers::read(g);
-    let _m = Mounts::new(root);
+    let _m = ChrootMounts::new(root, &["dev", "proc"]);
     for user in users {
         let p = accounts.user(user).unwrap();
         let groups = accounts.groups_of(user, p.gid);

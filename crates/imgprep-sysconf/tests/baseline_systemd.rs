@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{apply, materialize};
+use common::{ChrootMounts, apply, materialize};
 use imgprep_guest::{Guest, Image, Mountable};
 use imgprep_sysconf::boot::{BootGraph, Enablement, Order, SystemdPackage};
 use imgprep_sysconf::systemd::{self, UNIT_DIRS};
@@ -88,50 +88,15 @@ impl Transaction {
     }
 }
 
-/// /proc and /sys mounted in the chroot while it lives.
-struct Mounts(PathBuf);
-
-impl Mounts {
-    fn new(root: &Path) -> Self {
-        for d in ["proc", "sys", "run", "tmp"] {
-            fs_err::create_dir_all(root.join(d)).unwrap();
-        }
-        for d in ["run", "tmp"] {
-            Command::new("chmod")
-                .arg("1777")
-                .arg(root.join(d))
-                .status()
-                .unwrap();
-        }
-        assert!(
-            Command::new("mount")
-                .args(["-t", "proc", "proc"])
-                .arg(root.join("proc"))
-                .status()
-                .unwrap()
-                .success()
-        );
-        let m = Mounts(root.to_owned());
-        assert!(
-            Command::new("mount")
-                .arg("--rbind")
-                .arg("/sys")
-                .arg(root.join("sys"))
-                .status()
-                .unwrap()
-                .success()
-        );
-        m
-    }
-}
-
-impl Drop for Mounts {
-    fn drop(&mut self) {
-        let _ = Command::new("umount")
-            .arg("-R")
-            .arg(self.0.join("sys"))
-            .status();
-        let _ = Command::new("umount").arg(self.0.join("proc")).status();
+/// /run and /tmp of the chroot, world-writable as systemd expects them.
+fn scratch_dirs(root: &Path) {
+    for d in ["run", "tmp"] {
+        fs_err::create_dir_all(root.join(d)).unwrap();
+        Command::new("chmod")
+            .arg("1777")
+            .arg(root.join(d))
+            .status()
+            .unwrap();
     }
 }
 
@@ -206,7 +171,8 @@ fn compare(name: &str, g: MemGuest) -> (Vec<String>, usize, usize) {
         .unwrap();
     }
     let dump = {
-        let _m = Mounts::new(root);
+        scratch_dirs(root);
+        let _m = ChrootMounts::new(root, &["proc", "sys"]);
         let out = Command::new("timeout")
             .args([
                 "60",

@@ -1,7 +1,7 @@
 //! Test support for imgprep's crates, in one place: [`MemGuest`], a guest built in memory and
 //! read through the real path resolver; [`Patched`], a device with some bytes replaced, for
 //! hostile variants of valid images; [`fixture`], the cache directory of a fixture image built
-//! by `images-test/build`.
+//! by `images-test/build`; [`startup`], shell startup files as distributions ship them.
 //!
 //! Not for production code: nothing here is used by the `imgprep` binary, and the crate is not
 //! published.
@@ -9,6 +9,7 @@
 
 mod guest;
 mod patched;
+pub mod startup;
 
 pub use guest::MemGuest;
 pub use patched::{Patched, overlay};

@@ -234,3 +234,44 @@ pub(crate) fn copy_guest(g: &dyn Guest) -> MemGuest {
     }
     out
 }
+
+/// Filesystems mounted in a chroot while it lives: `proc` as a new proc filesystem, any other
+/// name as a recursive bind of the host's `/NAME`. Unmounted in reverse order on drop.
+pub(crate) struct ChrootMounts {
+    root: PathBuf,
+    names: Vec<&'static str>,
+}
+
+impl ChrootMounts {
+    pub(crate) fn new(root: &Path, names: &[&'static str]) -> Self {
+        let mut m = ChrootMounts {
+            root: root.to_owned(),
+            names: Vec::new(),
+        };
+        for name in names {
+            let at = root.join(name);
+            fs_err::create_dir_all(&at).unwrap();
+            let mut c = Command::new("mount");
+            if *name == "proc" {
+                c.args(["-t", "proc", "proc"]);
+            } else {
+                c.arg("--rbind").arg(format!("/{name}"));
+            }
+            assert!(c.arg(&at).status().unwrap().success(), "mounting {name}");
+            m.names.push(name);
+        }
+        m
+    }
+}
+
+impl Drop for ChrootMounts {
+    fn drop(&mut self) {
+        for name in self.names.iter().rev() {
+            let mut c = Command::new("umount");
+            if *name != "proc" {
+                c.arg("-R");
+            }
+            let _ = c.arg(self.root.join(name)).status();
+        }
+    }
+}
