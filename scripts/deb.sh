@@ -33,6 +33,12 @@ trap 'rm -rf "$root"' EXIT
 dpkg -x "$deb" "$root"
 bin=$root/usr/bin/imgprep
 [ -x "$bin" ] || fail "no /usr/bin/imgprep in the package"
+helper=$root/usr/lib/imgprep/imgprep-appliance
+[ -x "$helper" ] || fail "no /usr/lib/imgprep/imgprep-appliance in the package"
+# Only the helper links libguestfs; given no request it exits at once, launching nothing.
+if ldd "$bin" | grep -q libguestfs; then fail "/usr/bin/imgprep links libguestfs"; fi
+ldd "$helper" | grep -q libguestfs || fail "imgprep-appliance does not link libguestfs"
+"$helper" </dev/null || fail "imgprep-appliance with no request exited $?"
 
 # Every visible command has its page.
 for cmd in "" -inspect -check -prepare -rules -matrix -mapping; do

@@ -186,3 +186,62 @@ fn wrong_luks_key_names_the_device_and_hides_the_key() {
         "{err}"
     );
 }
+
+/// prepare needs its appliance helper: without it, one line that says so, before any
+/// temporary file exists, and nothing written.
+#[test]
+fn prepare_without_the_appliance_helper_says_so_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("scratch directory");
+    let img = common::repo().join("images-test/demo/demo.qcow2");
+    let out = dir.path().join("out.qcow2");
+    let missing = dir.path().join("no-such-helper");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_imgprep"))
+        .arg("prepare")
+        .arg(&img)
+        .args(["--profile", "cloudcenter-worker", "--cloud", "openstack"])
+        .args(["--param", "umask_scope=system", "-o"])
+        .arg(&out)
+        .env("IMGPREP_APPLIANCE", &missing)
+        .output()
+        .expect("imgprep runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("no-such-helper"), "{err}");
+    let left: Vec<_> = fs_err::read_dir(dir.path())
+        .expect("scratch directory listed")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// The helper refuses what it cannot do without an appliance, and stops when its input ends.
+#[test]
+fn the_appliance_helper_answers_one_line_per_request() {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_imgprep-appliance"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("imgprep-appliance starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(b"{\"Exists\":\"/etc\"}\nnot json\n")
+        .expect("requests written");
+    drop(stdin);
+    let o = child.wait_with_output().expect("imgprep-appliance ends");
+    let text = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0], r#"{"Failed":"no appliance launched"}"#);
+    assert!(
+        lines[1].starts_with(r#"{"Failed":"a request imgprep-appliance cannot read"#),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a failed request is not a clean run"
+    );
+}

@@ -893,16 +893,27 @@ fn disturbed(to: impl FnOnce(u32, u32)) -> (Option<i32>, String, tempfile::TempD
         .spawn()
         .unwrap();
     let pid = child.id();
-    // qemu is a child of imgprep once the appliance starts.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let qemu = loop {
+    // qemu is a child of imgprep's appliance helper once the appliance starts.
+    let children = |parent: u32, name: &str| -> Vec<u32> {
         let o = Command::new("pgrep")
-            .args(["-P", &pid.to_string(), "qemu-system"])
+            .args(["-P", &parent.to_string(), name])
             .output()
             .unwrap();
-        let s = String::from_utf8_lossy(&o.stdout);
-        if let Some(q) = s.split_whitespace().next() {
-            break q.parse::<u32>().unwrap();
+        String::from_utf8_lossy(&o.stdout)
+            .split_whitespace()
+            .map(|p| p.parse().unwrap())
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let qemu = loop {
+        let helpers = children(pid, "imgprep-applian");
+        assert!(helpers.len() <= 1, "one helper: {helpers:?}");
+        if let Some(q) = helpers
+            .iter()
+            .flat_map(|h| children(*h, "qemu-system"))
+            .next()
+        {
+            break q;
         }
         assert!(Instant::now() < deadline, "qemu never started");
         std::thread::sleep(Duration::from_millis(100));

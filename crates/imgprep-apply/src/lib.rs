@@ -2,22 +2,26 @@
 //!
 //! A plan is computed natively (no appliance, `imgprep-plan`) as a list of
 //! `imgprep_plan::Instr`uctions: write a file, make a directory or link, set a registry value,
-//! unpack a bundle, run a program of the guest in the appliance. This crate carries them out through `imgprep-guestfs` in one appliance launch ([`Session`]), on
-//! qcow2 overlays of the input disks that a [`Workspace`] creates next to the output, so the
-//! input's bytes never change until the result is verified; the overlays then become the output
-//! (converted to the format the cloud imports, renamed into place) or, with `--in-place`, are
-//! committed into the input. Any failure leaves no output and the input untouched.
+//! unpack a bundle, run a program of the guest in the appliance. This crate makes the qcow2
+//! overlays of the input disks next to the output ([`Workspace`]), so the input's bytes never
+//! change until the result is verified, and drives the `imgprep-appliance` helper
+//! ([`Appliance`]) that carries the instructions out in one libguestfs launch; the overlays then
+//! become the output (converted to the format the cloud imports, renamed into place) or, with
+//! `--in-place`, are committed into the input. Any failure leaves no output and the input
+//! untouched.
 //!
-//! It does not decide what to write (`imgprep-plan` does, from the guest's configuration) and
-//! does not verify the result (the caller re-runs the checks natively on [`Workspace::stage`]'s
-//! images before [`Workspace::commit`]).
+//! It does not link libguestfs (the helper does, `crates/imgprep-appliance`), does not decide
+//! what to write (`imgprep-plan` does, from the guest's configuration) and does not verify the
+//! result (the caller re-runs the checks natively on [`Workspace::stage`]'s images before
+//! [`Workspace::commit`]).
 #![forbid(unsafe_code)]
 
+mod client;
 mod output;
-mod session;
+pub mod protocol;
 
+pub use client::{Appliance, HELPER, Stopper, locate};
 pub use output::{Input, Layout, OutputFormat, Workspace};
-pub use session::{LaunchSpec, Session};
 
 /// Why applying failed.
 #[derive(Debug, thiserror::Error)]
@@ -37,53 +41,10 @@ pub enum Error {
         /// What went wrong.
         detail: String,
     },
-    /// libguestfs failed outside a particular file.
-    #[error(transparent)]
-    Guestfs(#[from] imgprep_guestfs::Error),
-    /// A filesystem of the guest could not be mounted in the appliance.
-    #[error("mounting {device} at {path} in the appliance")]
-    Mount {
-        /// libguestfs mountable.
-        device: String,
-        /// Guest path.
-        path: String,
-        /// Why.
-        #[source]
-        source: imgprep_guestfs::Error,
-    },
-    /// A guest file operation failed.
-    #[error("{path}")]
-    Guest {
-        /// Guest path.
-        path: String,
-        /// Why.
-        #[source]
-        source: imgprep_guestfs::Error,
-    },
-    /// A guest program failed.
-    #[error("running `{argv}` in the guest")]
-    Command {
-        /// The command line.
-        argv: String,
-        /// What it said.
-        #[source]
-        source: imgprep_guestfs::Error,
-    },
-    /// A registry edit failed.
-    #[error("registry {hive}\\{key}")]
-    Registry {
-        /// Guest path of the hive.
-        hive: String,
-        /// The key.
-        key: String,
-        /// Why.
-        #[source]
-        source: Box<Error>,
-    },
-    /// An edit was refused as unsafe or unbounded.
+    /// The appliance failed to do what was asked: the helper's words, causes included.
     #[error("{0}")]
-    Refused(String),
-    /// The worker bundle no longer validates (it changed since the plan was made).
-    #[error(transparent)]
-    Bundle(#[from] imgprep_bundle::Error),
+    Appliance(String),
+    /// The helper could not be talked to (it died, or answered nonsense).
+    #[error("{0}")]
+    Helper(String),
 }

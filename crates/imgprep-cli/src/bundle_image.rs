@@ -6,10 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use imgprep_apply::{Input, LaunchSpec, Layout, Session, Workspace};
+use imgprep_apply::{Appliance, Input, Layout, Workspace};
 use imgprep_bundle::agent::{self, BuildOptions, Plan, VenvInfo};
 use imgprep_bundle::{Bundle, Kind, Manifest, Target, members_of_tar, write_bundle};
-use imgprep_guestfs::Event;
 
 /// Where sources are uploaded in the guest (inside the overlay, discarded).
 const SRC_TEMPLATE: &str = "/var/tmp/imgprep-bundle-XXXXXX";
@@ -133,23 +132,22 @@ pub(crate) fn build(
     )?;
     log(&format!("launching the appliance on an overlay of {shown}"));
     let terminal = std::io::stderr().is_terminal();
-    let mut session = Session::launch(LaunchSpec {
-        disks: &ws.overlays(),
-        mounts: &mounts,
-        timeout: Duration::from_secs(600),
-        progress: Box::new(move |e| {
-            if terminal && let Event::Progress { position, total } = e {
+    let mut h = Appliance::start()?;
+    h.launch(
+        &ws.overlays(),
+        &mounts,
+        Duration::from_secs(600),
+        &mut |position, total| {
+            if terminal {
                 eprint!("\rimgprep: launching the appliance {position}/{total}");
             }
-        }),
-        on_abort_handle: &mut |_| {},
-    })?;
+        },
+    )?;
     if terminal {
         eprintln!();
     }
-    let h = session.handle();
     let src = h.mkdtemp(SRC_TEMPLATE)?;
-    h.tar_in(&src_tar, &src, None)?;
+    h.tar_in(&src_tar, &src)?;
     let q = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
     let env = format!(
         "export SOURCE_DATE_EPOCH={} PYTHONDONTWRITEBYTECODE=1 CFLAGS=-g0 HOME=/root; cd {src}; ",
@@ -167,13 +165,13 @@ pub(crate) fn build(
     if h.exists(&prefix)? {
         bail!("{shown}: {prefix} already exists in the image");
     }
-    let mut run = |h: &mut imgprep_guestfs::Handle, what: &str, cmd: String| {
+    let mut run = |h: &mut Appliance, what: &str, cmd: String| {
         log(what);
         h.sh(&format!("{env}{cmd}"))
             .map_err(|e| anyhow::anyhow!("{what} in {shown}: {}", last(&e.to_string())))
     };
     run(
-        h,
+        &mut h,
         &format!("creating the virtualenv {prefix} with {python}"),
         format!("{} -m venv {}", q(&python), q(&prefix)),
     )?;
@@ -187,14 +185,14 @@ pub(crate) fn build(
         let args = agent::pip_install(&s, true, &links);
         let line: Vec<String> = args.iter().map(|a| q(a)).collect();
         run(
-            h,
+            &mut h,
             &format!("installing {}", st.what),
             format!("{} -m pip {}", q(&gpy), line.join(" ")),
         )?;
     }
     for name in &plan.excluded {
         run(
-            h,
+            &mut h,
             &format!("uninstalling excluded {name}"),
             format!(
                 "{} -m pip --disable-pip-version-check uninstall -y {}",
@@ -237,8 +235,9 @@ pub(crate) fn build(
         )?;
     }
     let out_tar = scratch.path().join("venv.tar");
-    h.tar_out(&prefix, &out_tar, None, &["__pycache__", "*.pyc"])?;
-    drop(session);
+    h.tar_out(&prefix, &out_tar, &["__pycache__", "*.pyc"])?;
+    // The overlay is thrown away: no shutdown needed.
+    drop(h);
     drop(ws);
     let staging = scratch.path().join("members");
     fs_err::create_dir(&staging)?;

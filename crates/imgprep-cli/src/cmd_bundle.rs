@@ -85,10 +85,8 @@ struct AgentArgs {
     /// throwaway overlay, at the guest prefix, in one appliance launch; the image is not
     /// changed and the manifest records its distribution. Local sources and --find-links are
     /// uploaded; there is no network (as --offline).
-    #[cfg(feature = "guestfs")]
     #[arg(long, value_name = "IMAGE")]
     image: Option<PathBuf>,
-    #[cfg(feature = "guestfs")]
     #[command(flatten)]
     open: crate::OpenArgs,
 }
@@ -225,7 +223,6 @@ fn cloudify_agent(a: AgentArgs) -> anyhow::Result<ExitCode> {
             eprintln!("imgprep: bundle: {line}");
         }
     };
-    #[cfg(feature = "guestfs")]
     if let Some(image) = &a.image {
         let m = crate::bundle_image::build(image, &a.open, &plan, &opts, &mut log)?;
         crate::emit(&summary(&plan.output.display().to_string(), &m))?;

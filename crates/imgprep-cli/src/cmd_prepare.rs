@@ -320,23 +320,6 @@ fn prepare_one(
     apply(a, set, params, before, &plan, images, output)
 }
 
-#[cfg(not(feature = "guestfs"))]
-fn apply(
-    _a: &Args,
-    _set: &RuleSet,
-    _params: &std::collections::BTreeMap<String, String>,
-    _before: Checked,
-    _plan: &Plan,
-    _images: &[PathBuf],
-    _output: Option<PathBuf>,
-) -> anyhow::Result<(String, ExitCode)> {
-    bail!(
-        "this imgprep was built without libguestfs (--no-default-features): prepare can only \
-         --dry-run"
-    )
-}
-
-#[cfg(feature = "guestfs")]
 fn apply(
     a: &Args,
     set: &RuleSet,
@@ -347,7 +330,7 @@ fn apply(
     output: Option<PathBuf>,
 ) -> anyhow::Result<(String, ExitCode)> {
     let name = &images[0].display().to_string();
-    use imgprep_apply::{Input, LaunchSpec, Layout, Session, Workspace};
+    use imgprep_apply::{Appliance, Input, Layout, Workspace};
 
     let format_of = |i: usize| {
         before
@@ -398,19 +381,18 @@ fn apply(
             .iter()
             .map(|m| (m.dev.clone(), m.path.clone()))
             .collect();
-        let overlays = ws.overlays();
+        let mut session = Appliance::start()?;
+        interrupted.set_abort(session.stopper());
         let progress = crate::progress::Launch::start();
-        let mut on_abort = |h| interrupted.set_abort(h);
-        let launched = Session::launch(LaunchSpec {
-            disks: &overlays,
-            mounts: &mounts,
-            timeout: std::time::Duration::from_secs(a.appliance_timeout),
-            progress: progress.callback(),
-            on_abort_handle: &mut on_abort,
-        });
+        let launched = session.launch(
+            &ws.overlays(),
+            &mounts,
+            std::time::Duration::from_secs(a.appliance_timeout),
+            &mut |position, total| progress.update(position, total),
+        );
         progress.finish();
         interrupted.check()?;
-        let mut session = launched.context("starting the libguestfs appliance")?;
+        launched.context("starting the libguestfs appliance")?;
         let total = plan.instrs().count();
         for (n, i) in plan.instrs().enumerate() {
             interrupted.check()?;

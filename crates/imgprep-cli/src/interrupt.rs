@@ -1,16 +1,17 @@
-//! Ctrl-C during `prepare`: the appliance is stopped, the temporary files are removed (the
-//! workspace's drop), and imgprep exits 2 with no output written.
+//! Ctrl-C during `prepare`: the appliance helper is told to stop (it kills the appliance), the
+//! temporary files are removed (the workspace's drop), and imgprep exits 2 with no output
+//! written.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use imgprep_guestfs::AbortHandle;
+use imgprep_apply::Stopper;
 
 /// What the signal handler and the command share.
 #[derive(Clone, Default)]
 pub(crate) struct Interrupt {
     hit: Arc<AtomicBool>,
-    abort: Arc<Mutex<Option<AbortHandle>>>,
+    abort: Arc<Mutex<Vec<Stopper>>>,
 }
 
 static INSTALLED: Mutex<Option<Interrupt>> = Mutex::new(None);
@@ -25,13 +26,13 @@ pub(crate) fn install() -> anyhow::Result<Interrupt> {
     let shared = i.clone();
     ctrlc::set_handler(move || {
         shared.hit.store(true, Ordering::SeqCst);
-        if let Some(h) = shared
+        for h in shared
             .abort
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
+            .iter()
         {
-            h.abort();
+            h.stop();
         }
     })?;
     *slot = Some(i.clone());
@@ -39,9 +40,9 @@ pub(crate) fn install() -> anyhow::Result<Interrupt> {
 }
 
 impl Interrupt {
-    /// The appliance to stop on Ctrl-C.
-    pub(crate) fn set_abort(&self, h: AbortHandle) {
-        *self.abort.lock().unwrap_or_else(|p| p.into_inner()) = Some(h);
+    /// An appliance helper to stop on Ctrl-C (fleets run several).
+    pub(crate) fn set_abort(&self, h: Stopper) {
+        self.abort.lock().unwrap_or_else(|p| p.into_inner()).push(h);
     }
 
     /// An error once Ctrl-C was pressed.

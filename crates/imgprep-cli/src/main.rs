@@ -3,7 +3,6 @@
 //! Exit codes: 0 nothing failed; 1 at least one rule failed; 2 imgprep could not do its job (bad
 //! argument, unreadable or corrupt image, missing dependency), with a one-line reason on stderr.
 
-#[cfg(feature = "guestfs")]
 mod bundle_image;
 mod cmd_bundle;
 mod cmd_check;
@@ -14,10 +13,8 @@ mod cmd_prepare;
 mod cmd_report;
 mod cmd_rules;
 mod fleet;
-#[cfg(feature = "guestfs")]
 mod interrupt;
 mod keys;
-#[cfg(feature = "guestfs")]
 mod progress;
 
 use std::io::Write;

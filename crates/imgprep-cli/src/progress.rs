@@ -4,7 +4,6 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use imgprep_guestfs::Event;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// A spinner with the time spent, while the appliance starts.
@@ -28,16 +27,13 @@ impl Launch {
         Launch { bar: Some(bar) }
     }
 
-    /// The callback libguestfs events go to.
-    pub(crate) fn callback(&self) -> Box<dyn FnMut(&Event) + Send> {
-        let bar = self.bar.clone();
-        Box::new(move |e| {
-            if let (Some(b), Event::Progress { position, total }) = (&bar, e)
-                && *total > 0
-            {
-                b.set_message(format!("{}%", position * 100 / total));
-            }
-        })
+    /// Shows launch progress (`position` of `total`).
+    pub(crate) fn update(&self, position: u64, total: u64) {
+        if let Some(b) = &self.bar
+            && total > 0
+        {
+            b.set_message(format!("{}%", position * 100 / total));
+        }
     }
 
     pub(crate) fn finish(&self) {

@@ -24,12 +24,12 @@ use std::path::PathBuf;
 use imgprep_guest::Guest;
 use imgprep_rules::{Action, Context, RuleResult, RuleSet, Status};
 use imgprep_sysconf::FileOp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use staged::Staged;
 
 /// One thing done to the guest in the appliance.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Instr {
     /// A file, directory, link or registry operation computed natively.
     File(FileOp),

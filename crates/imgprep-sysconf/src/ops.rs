@@ -9,8 +9,10 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 /// One operation on the guest.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileOp {
     /// Guest path of the file, link or directory (for registry operations, the hive file).
     pub path: String,
@@ -21,7 +23,7 @@ pub struct FileOp {
 }
 
 /// What a [`FileOp`] does.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Op {
     /// Create or replace the whole file.
     Write {
@@ -73,7 +75,7 @@ pub enum Op {
 }
 
 /// Registry data to write.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RegValue {
     /// REG_SZ.
     Sz(String),
