@@ -21,7 +21,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::fixture;
+use common::{fixture, repo};
 use imgprep_bundle::{FileKind, Kind, Manifest, Service, SourceFile, write_bundle};
 use imgprep_guest::{Guest, Image};
 use serde_json::Value;
@@ -1223,4 +1223,59 @@ fn rackspace_sysv_links_renumbered_so_the_tools_start_first() {
         .filter(|n| n.ends_with("nova-agent"))
         .collect();
     assert_eq!(names, ["S04nova-agent"]);
+}
+
+/// An image with nothing to fix is still written as asked, with no launch: `--compress` gives
+/// compressed qcow2 clusters (smaller, same guest bytes), and is refused for formats that
+/// cannot hold them before anything is written.
+#[test]
+fn nothing_to_fix_is_converted_without_a_launch_and_compress_shrinks_the_qcow2() {
+    let input = repo().join("images-test/demo/demo.qcow2");
+    let sha = sha256_file(&input);
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("launches.log");
+    let mut sizes = Vec::new();
+    for (name, extra) in [("plain.qcow2", None), ("packed.qcow2", Some("--compress"))] {
+        let out = tmp.path().join(name);
+        let mut args = vec![OsString::from("prepare"), p(&input)];
+        args.extend(os(&[
+            "--profile",
+            "cloudcenter-worker",
+            "--cloud",
+            "openstack",
+        ]));
+        args.extend(extra.map(OsString::from));
+        args.extend([OsString::from("-o"), p(&out)]);
+        let o = imgprep_logged(&args, &log);
+        assert_eq!(o.status.code(), Some(1), "{}", shown(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("nothing to change"),
+            "{}",
+            shown(&o)
+        );
+        sizes.push(fs_err::metadata(&out).unwrap().len());
+    }
+    assert_eq!(launches(&log), 0);
+    assert!(
+        sizes[1] < sizes[0],
+        "compressed {} >= plain {}",
+        sizes[1],
+        sizes[0]
+    );
+    let same = Command::new("qemu-img")
+        .arg("compare")
+        .arg(tmp.path().join("plain.qcow2"))
+        .arg(tmp.path().join("packed.qcow2"))
+        .output()
+        .unwrap();
+    assert!(same.status.success(), "{}", shown(&same));
+    let mut args = vec![OsString::from("prepare"), p(&input)];
+    args.extend(os(&["--profile", "cloudcenter-worker", "--compress"]));
+    args.extend(os(&["--output-format", "vhd", "-o"]));
+    args.push(p(&tmp.path().join("out.vhd")));
+    let o = imgprep_logged(&args, &log);
+    assert_eq!(o.status.code(), Some(2), "{}", shown(&o));
+    assert!(shown(&o).contains("--compress applies to qcow2 output only"));
+    assert!(!tmp.path().join("out.vhd").exists());
+    assert_eq!(sha256_file(&input), sha);
 }

@@ -92,6 +92,8 @@ pub enum Layout {
         path: PathBuf,
         /// Its format.
         format: OutputFormat,
+        /// Compressed clusters (qcow2 only: `qemu-img convert -c`).
+        compress: bool,
     },
     /// The qcow2 overlay itself at `path`, backed by the input: small and fast, but not
     /// self-contained (it needs the input next to it to be read).
@@ -272,7 +274,11 @@ impl Workspace {
                     source = grown;
                 }
             }
-            let mut args = vec!["convert", "-q", "-f", "qcow2", "-O"];
+            let mut args = vec!["convert", "-q", "-f", "qcow2"];
+            if matches!(self.layout, Layout::Convert { compress: true, .. }) {
+                args.push("-c");
+            }
+            args.push("-O");
             args.extend_from_slice(format.qemu_args());
             let (src, dst) = (shown(&source), shown(&tmp));
             args.push(&src);

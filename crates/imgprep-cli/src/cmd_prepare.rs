@@ -99,6 +99,10 @@ pub(crate) struct Args {
     /// self-contained image; it needs the input beside it to be read.
     #[arg(long, requires = "output", conflicts_with = "output_format")]
     overlay: bool,
+    /// Compress the output's clusters (qcow2 only, as `qemu-img convert -c`: smaller uploads,
+    /// slower to write; a streamOptimized VMDK is always compressed).
+    #[arg(long, requires = "output", conflicts_with = "overlay")]
+    compress: bool,
     /// Change the input image itself (qcow2, raw, VHD, VHDX, monolithicSparse VMDK; the changes
     /// are verified on an overlay first, then committed).
     #[arg(long)]
@@ -155,6 +159,14 @@ pub(crate) fn run_prepare(a: Args) -> anyhow::Result<ExitCode> {
     let set = RuleSet::load(&a.profile.rules)?;
     let params = effective_params(&set, &a.profile.profile, &a.profile.params)
         .map_err(anyhow::Error::msg)?;
+    if a.compress && a.output_format != OutputFormat::Qcow2 {
+        bail!(
+            "--compress applies to qcow2 output only (--output-format {} cannot hold compressed \
+             clusters; a streamOptimized vmdk is compressed anyway)",
+            clap::ValueEnum::to_possible_value(&a.output_format)
+                .map_or_else(String::new, |v| v.get_name().to_owned())
+        );
+    }
     let inputs = crate::fleet::expand(&a.images, &a.fleet)?;
     if !inputs.expanded {
         let (text, code) = prepare_one(&a, &set, &params, &a.images, a.output.clone())?;
@@ -367,6 +379,7 @@ fn apply(
                 OutputFormat::Vhd => imgprep_apply::OutputFormat::Vhd,
                 OutputFormat::Vhdx => imgprep_apply::OutputFormat::Vhdx,
             },
+            compress: a.compress,
         },
         (None, false) => bail!("give -o OUT or --in-place (or --dry-run)"),
     };
