@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use imgprep_guestfs::{AbortHandle, DriveOptions, Event, Handle, LaunchOptions, RegType};
+use imgprep_guestfs::{
+    AbortHandle, CacheMode, DriveOptions, Event, Handle, LaunchOptions, RegType,
+};
 
 use imgprep_plan::Instr;
 use imgprep_sysconf::{FileOp, Op, RegValue};
@@ -59,10 +61,15 @@ impl Session {
         (spec.on_abort_handle)(h.abort_handle());
         h.set_network(false)?;
         for d in spec.disks {
+            // The overlays are scratch until imgprep has verified them: a host crash before then
+            // loses nothing the user owns. So flushes from the guest (dpkg and rpm flush every
+            // file they write) need not reach the host disk; the checked shutdown still writes
+            // everything into the overlay, and imgprep syncs the output before renaming it in.
             h.add_drive(
                 d,
                 &DriveOptions {
                     format: Some("qcow2".into()),
+                    cachemode: Some(CacheMode::Unsafe),
                     ..DriveOptions::default()
                 },
             )?;

@@ -306,6 +306,10 @@ impl Workspace {
                         .output
                         .clone()
                         .ok_or_else(|| Error::Usage("no output".into()))?;
+                    // On the disk before it has its name: the output is whole or absent.
+                    fs_err::File::open(tmp)
+                        .and_then(|f| f.sync_all())
+                        .map_err(Error::Io)?;
                     fs_err::rename(tmp, &out).map_err(Error::Io)?;
                     self.temps.retain(|t| t != tmp);
                     done.push(out);
