@@ -254,10 +254,10 @@ pub(crate) fn start_evidence(s: &ServiceKey) -> Evidence {
         text.push_str(", delayed");
     }
     if let Some(p) = &s.image_path {
-        text.push_str(&format!("; ImagePath {p:?}"));
+        text.push_str(&format!("; ImagePath {p}"));
     }
     if let Some(d) = &s.display_name {
-        text.push_str(&format!("; DisplayName {d:?}"));
+        text.push_str(&format!("; DisplayName \"{d}\""));
     }
     Evidence::file(format!("registry:{}\\Start", s.key_path()), text)
 }
