@@ -58,18 +58,15 @@ const IPV6: Want = want(
 );
 const ONE_FILE: Want = want("image.self-contained", "pass", &["one file"], &[]);
 
-// "Nova-agent is a required service for all virtualized servers in the Rackspace public cloud."
-// "(Windows only) Versions older versions than 1.3.1 do not work with RackConnect v3, because the
-// agent can't properly create virtual Network Interface Cards (NICs) with the Cloud Network
-// names."
-// "Windows systems must run the XenServer Tools."
-// "Nova-agent for Linux and Windows does not deal with unexpected Ethernet interfaces. For
-// example, Tun and Tap devices, created by VPN applications, can cause nova-agent to crash."
+// Each verdict below carries the sentence of the article it comes from. The rules that are
+// Linux-only (the nova-agent branch and the boot order of the tools) are skipped on Windows.
 
 /// Agent 1.2.9.0: present (its version named), too old for RackConnect v3 (a warning: not every
 /// server uses it), the XenServer tools' agent automatic, no TAP adapter.
 fn agent129(version: Want) -> Vec<Want> {
     vec![
+        // "Nova-agent is a required service for all virtualized servers in the Rackspace public
+        // cloud." (the Windows agent: "Installing nova-agent on Windows")
         want(
             "nova-agent.present",
             "pass",
@@ -88,6 +85,7 @@ fn agent129(version: Want) -> Vec<Want> {
         ),
         BRANCH,
         version,
+        // "Windows systems must run the XenServer Tools."
         want(
             "xe-tools.enabled",
             "pass",
@@ -101,6 +99,8 @@ fn agent129(version: Want) -> Vec<Want> {
             ],
         ),
         ORDER,
+        // "Nova-agent for Linux and Windows does not deal with unexpected Ethernet interfaces. For
+        // example, Tun and Tap devices, created by VPN applications, can cause nova-agent to crash."
         want(
             "nova-agent.tun-tap",
             "pass",
@@ -118,6 +118,9 @@ fn agent_1_2_9_warns_that_rackconnect_v3_needs_1_3_1() {
         "rsw-agent129.qcow2",
         &[],
         0,
+        // "(Windows only) Versions older versions than 1.3.1 do not work with RackConnect v3, because
+        // the agent can't properly create virtual Network Interface Cards (NICs) with the Cloud
+        // Network names."
         &agent129(want(
             "nova-agent.windows-version",
             "warn",
@@ -144,6 +147,9 @@ fn agent_1_2_9_fails_when_the_servers_use_rackconnect_v3() {
         "rsw-agent129.qcow2",
         &["rackconnect=v3"],
         1,
+        // "(Windows only) Versions older versions than 1.3.1 do not work with RackConnect v3, because
+        // the agent can't properly create virtual Network Interface Cards (NICs) with the Cloud
+        // Network names."
         &agent129(want(
             "nova-agent.windows-version",
             "fail",
@@ -164,6 +170,8 @@ fn agent_1_2_9_fails_when_the_servers_use_rackconnect_v3() {
 /// disabled, and OpenVPN with its TAP adapter driver.
 fn agent1312_vpn() -> Vec<Want> {
     vec![
+        // "Nova-agent is a required service for all virtualized servers in the Rackspace public
+        // cloud." (the Windows agent: "Installing nova-agent on Windows")
         want(
             "nova-agent.present",
             "pass",
@@ -174,6 +182,9 @@ fn agent1312_vpn() -> Vec<Want> {
             ],
         ),
         BRANCH,
+        // "(Windows only) Versions older versions than 1.3.1 do not work with RackConnect v3, because
+        // the agent can't properly create virtual Network Interface Cards (NICs) with the Cloud
+        // Network names."
         want(
             "nova-agent.windows-version",
             "pass",
@@ -186,6 +197,7 @@ fn agent1312_vpn() -> Vec<Want> {
                StringFileInfo\\000004b0\\ProductVersion \"1.3.1.2\"",
             ],
         ),
+        // "Windows systems must run the XenServer Tools."
         want(
             "xe-tools.enabled",
             "fail",
@@ -197,6 +209,8 @@ fn agent1312_vpn() -> Vec<Want> {
             ],
         ),
         ORDER,
+        // "Nova-agent for Linux and Windows does not deal with unexpected Ethernet interfaces. For
+        // example, Tun and Tap devices, created by VPN applications, can cause nova-agent to crash."
         want(
             "nova-agent.tun-tap",
             "warn",
@@ -244,6 +258,8 @@ const MSI_VERSION: &str = "registry:SOFTWARE\\Microsoft\\Windows\\CurrentVersion
 /// and no XenServer tools at all.
 fn agent_msi(version: Want) -> Vec<Want> {
     vec![
+        // "Nova-agent is a required service for all virtualized servers in the Rackspace public
+        // cloud." (the Windows agent: "Installing nova-agent on Windows")
         want(
             "nova-agent.present",
             "pass",
@@ -257,6 +273,7 @@ fn agent_msi(version: Want) -> Vec<Want> {
         ),
         BRANCH,
         version,
+        // "Windows systems must run the XenServer Tools."
         want(
             "xe-tools.enabled",
             "fail",
@@ -264,6 +281,8 @@ fn agent_msi(version: Want) -> Vec<Want> {
             &["registry:SYSTEM\\CurrentControlSet\\Services\\XenSvc no such service"],
         ),
         ORDER,
+        // "Nova-agent for Linux and Windows does not deal with unexpected Ethernet interfaces. For
+        // example, Tun and Tap devices, created by VPN applications, can cause nova-agent to crash."
         want(
             "nova-agent.tun-tap",
             "pass",
@@ -286,6 +305,9 @@ fn an_agent_without_a_version_resource_is_read_from_its_uninstall_entry() {
         "rsw-agent-msi.qcow2",
         &[],
         1,
+        // "(Windows only) Versions older versions than 1.3.1 do not work with RackConnect v3, because
+        // the agent can't properly create virtual Network Interface Cards (NICs) with the Cloud
+        // Network names."
         &agent_msi(want(
             "nova-agent.windows-version",
             "warn",
@@ -302,6 +324,9 @@ fn an_agent_without_a_version_resource_is_read_from_its_uninstall_entry() {
         "rsw-agent-msi.qcow2",
         &["rackconnect=v3"],
         1,
+        // "(Windows only) Versions older versions than 1.3.1 do not work with RackConnect v3, because
+        // the agent can't properly create virtual Network Interface Cards (NICs) with the Cloud
+        // Network names."
         &agent_msi(want(
             "nova-agent.windows-version",
             "fail",
@@ -321,6 +346,8 @@ fn without_the_rackspace_agent_its_requirements_are_skipped() {
         &[],
         1,
         &[
+            // "Nova-agent is a required service for all virtualized servers in the Rackspace public
+            // cloud." (the Windows agent: "Installing nova-agent on Windows")
             want(
                 "nova-agent.present",
                 "fail",
@@ -334,6 +361,9 @@ fn without_the_rackspace_agent_its_requirements_are_skipped() {
                 ],
             ),
             BRANCH,
+            // "(Windows only) Versions older versions than 1.3.1 do not work with RackConnect v3, because
+            // the agent can't properly create virtual Network Interface Cards (NICs) with the Cloud
+            // Network names."
             want(
                 "nova-agent.windows-version",
                 "skip",
@@ -343,6 +373,7 @@ fn without_the_rackspace_agent_its_requirements_are_skipped() {
                 ],
                 &[],
             ),
+            // "Windows systems must run the XenServer Tools."
             want(
                 "xe-tools.enabled",
                 "skip",
@@ -356,6 +387,8 @@ fn without_the_rackspace_agent_its_requirements_are_skipped() {
                 ],
             ),
             ORDER,
+            // "Nova-agent for Linux and Windows does not deal with unexpected Ethernet interfaces. For
+            // example, Tun and Tap devices, created by VPN applications, can cause nova-agent to crash."
             want(
                 "nova-agent.tun-tap",
                 "skip",
