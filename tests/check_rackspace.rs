@@ -17,6 +17,7 @@ fn check(image: &str, code: i32, wants: &[Want]) {
         [
             "nova-agent.present",
             "nova-agent.branch",
+            "nova-agent.windows-version",
             "xe-tools.enabled",
             "xe-tools.before-nova-agent",
             "nova-agent.tun-tap",

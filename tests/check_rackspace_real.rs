@@ -10,7 +10,7 @@
 //!   systemd whose sysv-generator skips 1.x's symlinked init script), and the advice is to build
 //!   with 2.x rather than upgrade 1.x in place.
 //!
-//! Every rule of the profile is asserted on every image (7 rules × 4 images), with the message
+//! Every rule of the profile is asserted on every image (8 rules × 4 images), with the message
 //! fragments and the evidence (deciding file and line) behind each verdict.
 
 mod common;
@@ -18,9 +18,10 @@ mod common;
 use common::{Want, want};
 
 /// The profile's rules, in file order.
-const RULES: [&str; 7] = [
+const RULES: [&str; 8] = [
     "nova-agent.present",
     "nova-agent.branch",
+    "nova-agent.windows-version",
     "xe-tools.enabled",
     "xe-tools.before-nova-agent",
     "nova-agent.tun-tap",
@@ -53,8 +54,20 @@ const LINUX_TAIL: [Want; 3] = [
     want("image.self-contained", "pass", &["one file"], &[]),
 ];
 
+/// The Windows agent's version rule, after the branch rule.
+const WINDOWS_VERSION: Want = want(
+    "nova-agent.windows-version",
+    "skip",
+    &["applies to windows only"],
+    &[],
+);
+
 fn with_tail(head: [Want; 4]) -> Vec<Want> {
-    head.into_iter().chain(LINUX_TAIL).collect()
+    let [present, branch, enabled, order] = head;
+    [present, branch, WINDOWS_VERSION, enabled, order]
+        .into_iter()
+        .chain(LINUX_TAIL)
+        .collect()
 }
 
 #[test]

@@ -188,7 +188,22 @@ fn rackspace_on_2008r2_without_agent_and_ipv6() {
                    such service",
                 ],
             ),
-            want("xe-tools.enabled", "skip", &["applies to linux only"], &[]),
+            // "Windows systems must run the XenServer Tools", for the agent: without it, the
+            // tools and TAP rules do not apply.
+            want(
+                "xe-tools.enabled",
+                "skip",
+                &[
+                    "RackspaceCloudServersAgent is not installed, and XenSvc are needed only with it",
+                ],
+                &[],
+            ),
+            want(
+                "nova-agent.tun-tap",
+                "skip",
+                &["RackspaceCloudServersAgent is not installed"],
+                &[],
+            ),
         ],
     );
 }
@@ -223,7 +238,7 @@ fn rackspace_on_2016_with_agent() {
         "win2016-like.vmdk",
         "rackspace-nova-agent",
         None,
-        0,
+        1,
         &[
             want(
                 "windows.ipv6",
@@ -237,8 +252,12 @@ fn rackspace_on_2016_with_agent() {
             want(
                 "nova-agent.present",
                 "pass",
-                &["the Rackspace Cloud Servers agent is installed (service \
-                   RackspaceCloudServersAgent, start automatic), with its updater"],
+                &[
+                    "the Rackspace Cloud Servers agent (version unknown: /Program \
+                     Files/Rackspace/Cloud Servers/Agent/Rackspace.Cloud.Server.Agent.Service.exe \
+                     has no version resource, and no Uninstall entry gives one) is installed",
+                    "(service RackspaceCloudServersAgent, start automatic), with its updater",
+                ],
                 &[
                     "registry:SYSTEM\\CurrentControlSet\\Services\\RackspaceCloudServersAgent \
                      service RackspaceCloudServersAgent (\"C:\\Program Files\\Rackspace\\Cloud \
@@ -249,6 +268,22 @@ fn rackspace_on_2016_with_agent() {
                     "/Program Files/Rackspace/Cloud Servers/Agent/\
                      Rackspace.Cloud.Server.Agent.Service.exe the agent's executable exists",
                 ],
+            ),
+            // The look-alike's executables are PE stubs without a version resource, and no
+            // Uninstall entry names the agent.
+            want(
+                "nova-agent.windows-version",
+                "warn",
+                &["cannot tell the Rackspace agent's version"],
+                &["/Program Files/Rackspace/Cloud Servers/Agent/\
+                     Rackspace.Cloud.Server.Agent.Service.exe no version resource (RT_VERSION)"],
+            ),
+            // No XenServer tools on the look-alike.
+            want(
+                "xe-tools.enabled",
+                "fail",
+                &["none of XenSvc starts at boot: XenSvc is not installed"],
+                &["registry:SYSTEM\\CurrentControlSet\\Services\\XenSvc no such service"],
             ),
         ],
     );
@@ -275,7 +310,7 @@ fn rackspace_on_2016_with_ipv6_off() {
             want(
                 "nova-agent.present",
                 "pass",
-                &["the Rackspace Cloud Servers agent is installed"],
+                &["the Rackspace Cloud Servers agent (version unknown"],
                 &["registry:SOFTWARE\\Rackspace key exists"],
             ),
         ],

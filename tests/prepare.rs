@@ -773,9 +773,12 @@ fn windows_registry_and_cloudbase_init_fixed_in_one_launch_each() {
         &input,
         &os(&["--profile", "rackspace-nova-agent"]),
     );
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    // The look-alike has no XenServer tools, which prepare cannot install: that rule still
+    // fails, so the exit status is 1.
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     let after = statuses(&out, "rackspace-nova-agent", &[]);
     assert_eq!(after["windows.ipv6"], "pass");
+    assert_eq!(after["xe-tools.enabled"], "fail");
     // The second profile's fix on top of the first one's output.
     let (run2, out2) = prepared("win-cloudbase", &out, &os(&["--profile", PROFILE]));
     assert_eq!(run2.code, 1, "{}\n{}", run2.stdout, run2.stderr);

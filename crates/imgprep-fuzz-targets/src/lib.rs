@@ -18,6 +18,7 @@ mod container;
 mod fs;
 mod luks;
 mod ntfs;
+mod pe;
 mod pkgdb;
 mod registry;
 mod rules;
@@ -31,6 +32,7 @@ pub use container::{container_qcow2, container_vhd, container_vhdx, container_vm
 pub use fs::{fs_btrfs, fs_ext, fs_fat, fs_ntfs, fs_xfs};
 pub use luks::luks_header;
 pub use ntfs::{ntfs_lznt1, ntfs_lzx, ntfs_wof, ntfs_xpress};
+pub use pe::pe_version;
 pub use pkgdb::{pkgdb_apk, pkgdb_bdb, pkgdb_dpkg, pkgdb_ndb, pkgdb_rpm_header, pkgdb_sqlite};
 pub use registry::registry_hive;
 pub use rules::rules_guest_files;
@@ -57,6 +59,7 @@ pub const TARGETS: &[Target] = &[
     ("ntfs_lzx", ntfs_lzx),
     ("ntfs_wof", ntfs_wof),
     ("ntfs_xpress", ntfs_xpress),
+    ("pe_version", pe_version),
     ("pkgdb_apk", pkgdb_apk),
     ("pkgdb_bdb", pkgdb_bdb),
     ("pkgdb_dpkg", pkgdb_dpkg),

@@ -61,6 +61,7 @@ registry! {
     Umask = "umask" => umask::Umask,
     NovaAgentPresent = "nova-agent-present" => nova_agent::NovaAgentPresent,
     NovaAgentBranch = "nova-agent-branch" => nova_agent::NovaAgentBranch,
+    RackspaceAgentVersion = "rackspace-agent-version" => nova_agent::RackspaceAgentVersion,
     TunTap = "tun-tap" => tun_tap::TunTap,
     CloudifyAgentVenv = "cloudify-agent-venv" => cloudify::CloudifyAgentVenv,
     CloudifyAgentPython = "cloudify-agent-python" => cloudify::CloudifyAgentPython,
@@ -70,12 +71,13 @@ registry! {
 }
 
 impl Check {
-    /// Profile parameters the check reads: its templates' `{name}` references and the ones it
-    /// reads implicitly, sorted.
+    /// Profile parameters the check reads: its templates' `{name}` references, the ones its
+    /// fields name and the ones it reads implicitly, sorted.
     pub fn params_used(&self) -> Vec<String> {
         let p = self.probe();
         let mut out: Vec<String> = p.templates().iter().flat_map(|t| t.refs()).collect();
         out.extend(p.implicit_params().iter().map(|s| (*s).to_owned()));
+        out.extend(p.named_params());
         out.sort();
         out.dedup();
         out

@@ -10,6 +10,7 @@ use imgprep_guest::Guest;
 use imgprep_inspect::{Application, DiskInfo, OperatingSystem, Service};
 use imgprep_sysconf::boot::{BootGraph, SystemdPackage};
 use imgprep_sysconf::python::{self, Python};
+use imgprep_sysconf::windows::ServiceKey;
 use regex::Regex;
 
 use crate::matrix::Matrix;
@@ -243,6 +244,29 @@ pub fn service_evidence(s: &Service) -> Evidence {
             s.image_path.as_deref().unwrap_or("no ImagePath"),
             s.start.as_deref().unwrap_or("unknown")
         ),
+    )
+}
+
+/// The `Start` value of a service key as evidence: hive, key, value, and what it means.
+pub(crate) fn start_evidence(s: &ServiceKey) -> Evidence {
+    let mut text = format!("{} in {}", s.start_text(), s.control_set);
+    if s.delayed {
+        text.push_str(", delayed");
+    }
+    if let Some(p) = &s.image_path {
+        text.push_str(&format!("; ImagePath {p}"));
+    }
+    if let Some(d) = &s.display_name {
+        text.push_str(&format!("; DisplayName \"{d}\""));
+    }
+    Evidence::file(format!("registry:{}\\Start", s.key_path()), text)
+}
+
+/// Evidence that the current control set has no key `name` under Services.
+pub(crate) fn no_service_evidence(name: &str) -> Evidence {
+    Evidence::file(
+        format!("registry:SYSTEM\\CurrentControlSet\\Services\\{name}"),
+        "no such service",
     )
 }
 

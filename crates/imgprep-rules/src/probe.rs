@@ -29,6 +29,11 @@ pub trait Probe: fmt::Debug + Send + Sync {
     fn implicit_params(&self) -> &'static [&'static str] {
         &[]
     }
+
+    /// Profile parameters the probe's own fields name (the keys of `fail_when`).
+    fn named_params(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A probe parameter that may name profile parameters as `{name}` (lower-case letters and

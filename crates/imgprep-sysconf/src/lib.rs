@@ -7,8 +7,8 @@
 //! drop-ins, enablement links), `sysv` (LSB headers, chkconfig lines, rc links, inittab,
 //! upstart), `boot` (the boot graph built from both), `ini` (cloudbase-init.conf and friends),
 //! `pylit` (the Python literal subset), `python` (interpreters and virtualenvs), `trust` (CA
-//! store layouts), `registry` (hives by guest path, `CurrentControlSet`), `windows` (Windows
-//! paths and service command lines), `network` (tun/tap definitions).
+//! store layouts), `registry` (hives by guest path, `CurrentControlSet`, Uninstall keys), `windows`
+//! (Windows paths, service keys and command lines, executables' version resources), `network` (tun/tap definitions).
 //!
 //! It reads through `imgprep_guest::Guest` only and never writes: an edit is a list of
 //! [`FileOp`]s for something else to apply. It does not decide whether a fact is good or bad;
@@ -68,6 +68,15 @@ pub enum Error {
         what: String,
         /// Where.
         path: String,
+    },
+    /// An executable's version resource could not be read.
+    #[error("{path}: {source}")]
+    Executable {
+        /// Guest path of the executable.
+        path: String,
+        /// What the PE reader said.
+        #[source]
+        source: imgprep_pe::Error,
     },
     /// A registry hive could not be read.
     #[error("registry hive {path}: {message}")]

@@ -78,6 +78,23 @@ pub fn value(hive: &Hive, key_path: &str, name: &str) -> Result<Option<Data>, St
         .map_err(|e| format!("{key_path}\\{name}: {e}"))
 }
 
+/// The native view's Uninstall key, where Add/Remove Programs entries live.
+pub const UNINSTALL: &str = "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall";
+
+/// The key (`SOFTWARE\…\Uninstall\NAME`) of the Add/Remove Programs entry `name`: the native
+/// view's, or the 32-bit view's (`SOFTWARE\WOW6432Node\…`) when only that one has it.
+pub fn uninstall_key(software: Option<&Hive>, name: &str) -> String {
+    let below = &UNINSTALL["SOFTWARE\\".len()..];
+    let native = format!("{below}\\{name}");
+    let wow = format!("WOW6432Node\\{below}\\{name}");
+    let has = |path: &str| software.is_some_and(|h| matches!(h.open(path), Ok(Some(_))));
+    if !has(&native) && has(&wow) {
+        format!("SOFTWARE\\{wow}")
+    } else {
+        format!("SOFTWARE\\{native}")
+    }
+}
+
 /// A registry value as text: strings quoted, numbers in hex and decimal.
 pub fn data_text(d: &Data) -> String {
     match d {

@@ -2,9 +2,10 @@
 //! (systemd, SysV init, upstart) is `imgprep_sysconf::boot`'s, read once per guest.
 
 use imgprep_sysconf::boot::{Enablement, Order};
+use imgprep_sysconf::windows::service;
 use serde::{Deserialize, Serialize};
 
-use crate::context::Context;
+use crate::context::{Context, no_service_evidence, start_evidence};
 use crate::probe::{Probe, Template};
 use crate::verdict::{Outcome, Status};
 
@@ -17,23 +18,56 @@ pub struct ServiceEnabled {
     /// the rule is skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub only_with: Option<Template>,
+    /// The same requirement on Windows, where services have other names; without it the rule
+    /// is skipped on Windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows: Option<WindowsServices>,
+}
+
+/// `service-enabled` on Windows: services of the SYSTEM hive's current control set.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WindowsServices {
+    /// Service key names (`XenSvc`, compared without regard to case); any one whose `Start` is
+    /// automatic passes (boot and system count too, for drivers).
+    pub names: Vec<Template>,
+    /// The service these are needed for: where it has no key, the rule is skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only_with: Option<Template>,
+    /// Services shown in the evidence with their start type (drivers that come with `names`);
+    /// they do not decide.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<Template>,
 }
 
 impl Probe for ServiceEnabled {
     fn templates(&self) -> Vec<&Template> {
-        self.names.iter().chain(&self.only_with).collect()
+        let mut t: Vec<&Template> = self.names.iter().chain(&self.only_with).collect();
+        if let Some(w) = &self.windows {
+            t.extend(w.names.iter().chain(&w.only_with).chain(&w.related));
+        }
+        t
     }
 
     fn validate(&self) -> Result<(), String> {
         if self.names.is_empty() {
             return Err("service-enabled: names is empty".into());
         }
+        if self.windows.as_ref().is_some_and(|w| w.names.is_empty()) {
+            return Err("service-enabled: windows.names is empty".into());
+        }
         Ok(())
     }
 
     fn run(&self, cx: &Context<'_>) -> Outcome {
         if cx.is_windows() {
-            return Outcome::new(Status::Skip, "boot order is read from Linux init systems");
+            return match &self.windows {
+                Some(w) => windows_enabled(w, cx),
+                None => Outcome::new(
+                    Status::Skip,
+                    "the rule names no Windows services (service-enabled: windows)",
+                ),
+            };
         }
         let g = cx.boot();
         let names: Vec<String> = self.names.iter().map(|n| n.expand(cx)).collect();
@@ -89,6 +123,84 @@ impl Probe for ServiceEnabled {
         )
         .with(ev)
     }
+}
+
+/// `service-enabled` on a Windows guest.
+fn windows_enabled(w: &WindowsServices, cx: &Context<'_>) -> Outcome {
+    let names: Vec<String> = w.names.iter().map(|n| n.expand(cx)).collect();
+    let system = match cx.hive("SYSTEM") {
+        Ok(h) => h,
+        Err(e) => return Outcome::new(Status::Error, e),
+    };
+    let lookup = |n: &str| service(&system, n);
+    if let Some(with) = &w.only_with {
+        let with = with.expand(cx);
+        match lookup(&with) {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return Outcome::new(
+                    Status::Skip,
+                    format!(
+                        "{with} is not installed, and {} are needed only with it",
+                        names.join(", ")
+                    ),
+                )
+                .with([no_service_evidence(&with)]);
+            }
+            Err(e) => return Outcome::new(Status::Error, e),
+        }
+    }
+    let mut related = Vec::new();
+    for r in &w.related {
+        if let Ok(Some(s)) = lookup(&r.expand(cx)) {
+            related.push(start_evidence(&s));
+        }
+    }
+    let mut why = Vec::new();
+    let mut ev = Vec::new();
+    for n in &names {
+        let s = match lookup(n) {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                why.push(format!("{n} is not installed"));
+                ev.push(no_service_evidence(n));
+                continue;
+            }
+            Err(e) => return Outcome::new(Status::Error, e).with(ev),
+        };
+        match s.start {
+            Some(0..=2) => {
+                return Outcome::new(
+                    Status::Pass,
+                    format!(
+                        "{} starts at boot (Start {} in {})",
+                        s.name,
+                        s.start_text(),
+                        s.control_set
+                    ),
+                )
+                .with([start_evidence(&s)])
+                .with(related);
+            }
+            Some(3) => why.push(format!(
+                "{} starts only on demand (Start 3): nothing starts it at boot",
+                s.name
+            )),
+            Some(4) => why.push(format!("{} is disabled (Start 4)", s.name)),
+            _ => why.push(format!("{} has Start {}", s.name, s.start_text())),
+        }
+        ev.push(start_evidence(&s));
+    }
+    Outcome::new(
+        Status::Fail,
+        format!(
+            "none of {} starts at boot: {}",
+            names.join(", "),
+            why.join("; ")
+        ),
+    )
+    .with(ev)
+    .with(related)
 }
 
 /// `probe: boot-order`.

@@ -12,6 +12,7 @@
 //! it (`cloudbaseinit/plugins/factory.py`).
 
 use imgprep_sysconf::ini;
+use imgprep_sysconf::registry::{UNINSTALL, uninstall_key};
 use imgprep_sysconf::text::{Lines, read_lines};
 use imgprep_sysconf::windows::config_file_arg;
 use serde::{Deserialize, Serialize};
@@ -34,7 +35,6 @@ const CBI_DIRS: [&str; 2] = [
 ];
 
 const CBI_SERVICE: &str = "cloudbase-init";
-const UNINSTALL: &str = "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall";
 
 /// `probe: cloudbase-init-userdata`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -217,24 +217,6 @@ fn not_installed(cx: &Context<'_>) -> Outcome {
             "no such service",
         ),
     ])
-}
-
-/// The Uninstall key of entry `name`: the native view's, or WOW6432Node's when only that one has
-/// it.
-fn uninstall_key(software: Option<&imgprep_registry::Hive>, name: &str) -> String {
-    let native = format!("{UNINSTALL}\\{name}");
-    let wow = format!(
-        "SOFTWARE\\WOW6432Node\\{}\\{name}",
-        &UNINSTALL["SOFTWARE\\".len()..]
-    );
-    let has = |path: &str| {
-        software.is_some_and(|h| matches!(h.open(&path["SOFTWARE\\".len()..]), Ok(Some(_))))
-    };
-    if !has(&native) && has(&wow) {
-        wow
-    } else {
-        native
-    }
 }
 
 /// "; the support matrix …" when the matrix row of this OS carries the cloudbase-init footnote.

@@ -1,8 +1,11 @@
 //! Rackspace Cloud Servers: nova-agent (its 1.x and 2.x branches) or cloud-init as the
-//! alternative on Linux, the Rackspace agent services on Windows.
+//! alternative on Linux, the Rackspace agent services and the agent's version on Windows.
 
 mod linux;
 mod windows;
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
 use imgprep_sysconf::boot::Enablement;
 use serde::{Deserialize, Serialize};
@@ -166,4 +169,122 @@ fn legacy(cx: &Context<'_>, f: &linux::Found, two: bool) -> Outcome {
     )
     .with(f.evidence())
     .with(notes)
+}
+
+/// `probe: rackspace-agent-version`: the Windows agent is at least `min_version`; below it the
+/// rule warns, and fails when the profile parameters match `fail_when`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RackspaceAgentVersion {
+    /// The first version that works (`1.3.1`).
+    pub min_version: String,
+    /// Profile parameter values under which an older agent fails instead of warning (as
+    /// `applies.params` writes them; `"*"` means "set to anything").
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fail_when: BTreeMap<String, String>,
+}
+
+impl RackspaceAgentVersion {
+    /// `--param k=v` for each `fail_when` that holds, or `None` when one does not.
+    fn strict(&self, cx: &Context<'_>) -> Option<String> {
+        if self.fail_when.is_empty() {
+            return None;
+        }
+        let mut shown = Vec::new();
+        for (k, want) in &self.fail_when {
+            let v = cx.param(k)?;
+            if want != "*" && v != want {
+                return None;
+            }
+            shown.push(format!("{k}={v}"));
+        }
+        Some(shown.join(", "))
+    }
+}
+
+impl Probe for RackspaceAgentVersion {
+    fn validate(&self) -> Result<(), String> {
+        windows::version_numbers(&self.min_version)
+            .map(|_| ())
+            .ok_or_else(|| format!("min_version {:?} is not a version", self.min_version))
+    }
+
+    fn named_params(&self) -> Vec<String> {
+        self.fail_when.keys().cloned().collect()
+    }
+
+    fn run(&self, cx: &Context<'_>) -> Outcome {
+        if !cx.is_windows() {
+            return Outcome::new(Status::Skip, "the Rackspace agent is the Windows agent");
+        }
+        let Some(agent) = cx.service(windows::RAX_AGENT) else {
+            return Outcome::new(
+                Status::Skip,
+                "the Rackspace Cloud Servers agent is not installed (nova-agent.present reports it)",
+            );
+        };
+        let min = windows::version_numbers(&self.min_version).unwrap_or_default();
+        let strict = self.strict(cx);
+        let found = windows::agent_version(cx, agent);
+        let Some(v) = found.version else {
+            let why = found
+                .pe_note
+                .unwrap_or_else(|| "no version resource".into());
+            let (status, tail) = match &strict {
+                Some(p) => (
+                    Status::Error,
+                    format!("with {p} an agent older than {} fails", self.min_version),
+                ),
+                None => (
+                    Status::Warn,
+                    format!(
+                        "agents older than {} do not work with RackConnect v3",
+                        self.min_version
+                    ),
+                ),
+            };
+            return Outcome::new(
+                status,
+                format!(
+                    "cannot tell the Rackspace agent's version: {why}, and no Uninstall entry \
+                     gives one; {tail}"
+                ),
+            )
+            .with(found.evidence);
+        };
+        let from = match &found.pe_note {
+            Some(note) => format!("{} ({note})", v.source),
+            None => v.source.clone(),
+        };
+        let mut ev = vec![v.evidence.clone()];
+        ev.extend(found.evidence);
+        if windows::compare(&v.numbers, &min) != Ordering::Less {
+            return Outcome::new(
+                Status::Pass,
+                format!(
+                    "the Rackspace agent is {} (from {from}), {} or later",
+                    v.text, self.min_version
+                ),
+            )
+            .with(ev);
+        }
+        let why = format!(
+            "the Rackspace agent is {} (from {from}), older than {}: versions before {} do not \
+             work with RackConnect v3 (the agent cannot create the virtual NICs with the Cloud \
+             Network names)",
+            v.text, self.min_version, self.min_version
+        );
+        match strict {
+            Some(p) => Outcome::new(
+                Status::Fail,
+                format!("{why}, and {p} says the servers use it"),
+            )
+            .with(ev),
+            None => Outcome::new(
+                Status::Warn,
+                format!("{why}; servers that do not use RackConnect v3 are not affected"),
+            )
+            .with(ev),
+        }
+    }
 }
