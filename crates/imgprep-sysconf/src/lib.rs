@@ -7,8 +7,10 @@
 //! drop-ins, enablement links), `sysv` (LSB headers, chkconfig lines, rc links, inittab,
 //! upstart), `boot` (the boot graph built from both), `ini` (cloudbase-init.conf and friends),
 //! `pylit` (the Python literal subset), `python` (interpreters and virtualenvs), `trust` (CA
-//! store layouts), `registry` (hives by guest path, `CurrentControlSet`), `windows` (Windows
-//! paths and service command lines), `network` (tun/tap definitions).
+//! store layouts), `certstore` (Windows certificate stores in the registry and their serialized
+//! certificates), `registry` (hives by guest path, `CurrentControlSet`), `windows` (Windows
+//! paths and service command lines), `firstboot` (the Windows first-boot service virt-customize
+//! installs, and scripts for it), `network` (tun/tap definitions).
 //!
 //! It reads through `imgprep_guest::Guest` only and never writes: an edit is a list of
 //! [`FileOp`]s for something else to apply. It does not decide whether a fact is good or bad;
@@ -17,7 +19,9 @@
 
 pub mod accounts;
 pub mod boot;
+pub mod certstore;
 mod evidence;
+pub mod firstboot;
 pub mod ini;
 pub mod logindefs;
 pub mod network;
@@ -68,6 +72,18 @@ pub enum Error {
         what: String,
         /// Where.
         path: String,
+    },
+    /// A binary structure is malformed.
+    #[error("{what} at offset {offset:#x}: expected {expected}, found {found}")]
+    Format {
+        /// What was being read.
+        what: String,
+        /// Where, in bytes from its start.
+        offset: u64,
+        /// What should be there.
+        expected: String,
+        /// What is there.
+        found: String,
     },
     /// A registry hive could not be read.
     #[error("registry hive {path}: {message}")]
