@@ -285,6 +285,7 @@ fn worker_bundle(dir: &Path) -> PathBuf {
             user: Some("cliqruser".into()),
         }),
         user: Some("cliqruser".into()),
+        installer: None,
         build: serde_json::Map::new(),
     };
     let out = dir.join("worker.tar.gz");

@@ -101,8 +101,8 @@ pub fn install(g: &dyn Guest, systemroot: &str, drive: &str) -> Result<Vec<FileO
     let why = "the first-boot service (rhsrvany), as virt-customize installs it";
     let dir = dir(g);
     let win = dir_win(drive);
-    let mut ops = mkdirs(g, &dir, why);
-    ops.extend(mkdirs(g, &join(&dir, "scripts"), why));
+    // The directory and its parents come with `scripts`.
+    let mut ops = mkdirs(g, &join(&dir, "scripts"), why);
     let bat = join(&dir, "firstboot.bat");
     let content = crlf(&firstboot_bat(&win));
     if !matches!(g.read_file(&bat, MAX_SCRIPT), Ok(b) if b == content) {
