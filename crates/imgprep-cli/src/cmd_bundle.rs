@@ -45,7 +45,7 @@ pub(crate) struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Sub {
-    Worker(WorkerArgs),
+    Worker(Box<WorkerArgs>),
     Verify(VerifyArgs),
 }
 
@@ -166,7 +166,7 @@ struct VerifyArgs {
 
 pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
     match a.sub {
-        Some(Sub::Worker(w)) => worker(w),
+        Some(Sub::Worker(w)) => worker(*w),
         Some(Sub::Verify(v)) => verify(v),
         None => cloudify_agent(a.agent),
     }

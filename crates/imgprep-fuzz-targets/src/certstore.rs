@@ -17,6 +17,9 @@ pub fn sysconf_cert_blob(data: &[u8]) {
     let bytes = blob.to_bytes();
     assert!(bytes.len() <= data.len(), "serializing added bytes");
     let again = Blob::parse(&bytes).unwrap_or_else(|e| panic!("a parsed Blob written back: {e}"));
-    assert_eq!(again, blob, "a Blob written back parses to other properties");
+    assert_eq!(
+        again, blob,
+        "a Blob written back parses to other properties"
+    );
     assert_eq!(thumbprint(blob.certificate()).len(), 40);
 }
