@@ -969,6 +969,84 @@ fn windows_worker_and_ca_plan_is_computed_natively_and_launches_nothing() {
             .iter()
             .all(|s| s["action"] != "inject-worker")
     );
+
+    // A plain tar.gz holding one installer (an .exe, its switches given as a parameter) unpacks
+    // into the first-boot directory; without switches the rule stays failing; with two
+    // installers, or a destination the guest spells otherwise, nothing is planned (exit 2, one
+    // line).
+    let plain = |name: &str, files: &[&str]| {
+        raw_bundle(tmp.path(), name, |b| {
+            for f in files {
+                let mut h = tar::Header::new_gnu();
+                h.set_size(2);
+                h.set_mode(0o644);
+                h.set_uid(0);
+                h.set_gid(0);
+                h.set_mtime(0);
+                b.append_data(&mut h, f, &b"MZ"[..]).unwrap();
+            }
+        })
+    };
+    let run = |bundle: &Path, more: &[&str]| {
+        let mut a = vec![OsString::from("prepare"), p(&input)];
+        a.extend(os(&[
+            "--profile",
+            PROFILE,
+            "--only",
+            "agent.present",
+            "--worker",
+        ]));
+        a.push(p(bundle));
+        a.extend(os(more));
+        a.extend(os(&["--dry-run", "--format", "json"]));
+        common::imgprep(&a)
+    };
+    let one = plain("one.tar.gz", &["setup.exe", "readme.txt"]);
+    // (Exit 1: cloudbase-init.userdata, not selected, still fails.)
+    let out = run(&one, &["--param", r"agent_install_args=/S /D=C:\Agent"]);
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ops: Vec<Value> = plan["steps"][0]["operations"].as_array().unwrap().clone();
+    assert!(
+        ops.iter()
+            .any(|o| o["op"] == "unpack" && o["path"] == format!("{fb}/agent")),
+        "{plan:#}"
+    );
+    assert!(
+        ops.iter().any(|o| o["content"].as_str().is_some_and(|c| c
+            .contains(r#""C:\Program Files\Guestfs\Firstboot\agent\setup.exe" /S /D=C:\Agent"#))),
+        "{plan:#}"
+    );
+    let out = run(&one, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(plan["steps"].as_array().unwrap().is_empty(), "{plan:#}");
+    let left = plan["left"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["rule"] == "agent.present")
+        .unwrap_or_else(|| panic!("{plan:#}"));
+    assert!(
+        left["reason"]
+            .as_str()
+            .unwrap()
+            .contains("needs its silent-install switches"),
+        "{left}"
+    );
+    let two = plain("two.tar.gz", &["a.msi", "b.ps1"]);
+    let out = run(&two, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("2 installers (a.msi, b.ps1)"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let out = run(&one, &["--param", "agent_dest=/program files/Agent"]);
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("which the guest spells /Program Files/Agent"),
+        "{err}"
+    );
 }
 
 /// `"Name"=TYPE:DATA` lines of `hivexregedit --export` for one key, as (type, bytes) by name.

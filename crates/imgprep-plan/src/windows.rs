@@ -242,7 +242,16 @@ pub(crate) fn inject_worker(
         .filter(|a| !a.trim().is_empty())
         .map(str::to_owned)
         .or(bundle_args);
+    // Windows finds names whatever their case, but the appliance's NTFS driver does not: a
+    // prefix spelled unlike the guest's directories would unpack into a second directory.
     let prefix = imgprep_guest::path_nocase(p.guest(), &bundle.prefix).0;
+    if prefix != bundle.prefix {
+        return Err(Error::Input(format!(
+            "--worker {shown}: it installs to {}, which the guest spells {prefix}; make the \
+             bundle with --prefix '{prefix}' (or pass --param agent_dest= so spelled)",
+            bundle.prefix
+        )));
+    }
     let installer_win = windows_path(&drive, &join(&prefix, &installer));
     let command = match firstboot::install_command(&installer_win, args.as_deref()) {
         Ok(c) => c,
@@ -331,4 +340,26 @@ pub(crate) fn inject_worker(
 /// File operations as instructions.
 fn files(ops: Vec<FileOp>) -> Vec<Instr> {
     ops.into_iter().map(Instr::File).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_dest_on_the_system_drive_or_as_a_guest_path() {
+        assert_eq!(guest_dir(r"C:\CliQr\agent", "C").unwrap(), "/CliQr/agent");
+        assert_eq!(guest_dir(r"c:\CliQr", "C").unwrap(), "/CliQr");
+        assert_eq!(
+            guest_dir("/Program Files/x", "C").unwrap(),
+            "/Program Files/x"
+        );
+        for bad in [r"D:\CliQr", "CliQr", r"C:CliQr"] {
+            let e = guest_dir(bad, "C").unwrap_err().to_string();
+            assert!(
+                e.contains("a directory on the system drive (C:"),
+                "{bad}: {e}"
+            );
+        }
+    }
 }
