@@ -177,6 +177,57 @@ fn a_worker_bundle_is_reproducible_verified_and_complete() {
     assert_ne!(sha(&d.join("one.tar.gz")), sha(&d.join("three.tar.gz")));
 }
 
+#[test]
+fn a_windows_worker_bundle_names_its_installer() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    write(&d.join("win/agent.msi"), "MSI");
+    write(&d.join("win/agent.conf"), "server=x\r\n");
+    let base = [
+        "bundle",
+        "worker",
+        "--from",
+        "win",
+        "--prefix",
+        "/Program Files/CliQr",
+        "--name",
+        "cloudcenter-worker",
+    ];
+    let with =
+        |more: &[&'static str]| -> Vec<&'static str> { base.iter().chain(more).copied().collect() };
+    let s = ok(
+        d,
+        &with(&[
+            "--installer",
+            "agent.msi",
+            "--installer-args",
+            "SERVER=x /l*v C:\\log.txt",
+            "-o",
+            "win.tar.gz",
+        ]),
+    );
+    assert!(
+        s.contains("installer: agent.msi SERVER=x /l*v C:\\log.txt"),
+        "{s}"
+    );
+    let m = manifest(&d.join("win.tar.gz"));
+    let i = m.installer.unwrap();
+    assert_eq!(
+        (i.path.as_str(), i.args.as_deref()),
+        ("agent.msi", Some("SERVER=x /l*v C:\\log.txt"))
+    );
+    assert!(m.service.is_none());
+    let v = ok(d, &["bundle", "verify", "win.tar.gz"]);
+    assert!(v.contains("installer: agent.msi"), "{v}");
+    // An installer that is not one of the files is refused, and nothing is written.
+    fails(
+        d,
+        &with(&["--installer", "setup.exe", "-o", "bad.tar.gz"]),
+        &["installer \"setup.exe\" is not a file of the bundle"],
+    );
+    assert!(!d.join("bad.tar.gz").exists());
+}
+
 /// A gzip'd tar written member by member: (name, type, mode, content or link target).
 fn hostile(path: &Path, members: &[(&str, tar::EntryType, u32, &[u8])]) {
     let gz = flate2::write::GzEncoder::new(

@@ -285,6 +285,7 @@ fn worker_bundle(dir: &Path) -> PathBuf {
             user: Some("cliqruser".into()),
         }),
         user: Some("cliqruser".into()),
+        installer: None,
         build: serde_json::Map::new(),
     };
     let out = dir.join("worker.tar.gz");
@@ -763,8 +764,353 @@ fn debian_written_files_read_the_same_through_guestfish_and_match_virt_customize
     }
 }
 
+/// The bundle store's CA for the Windows runs: a real root CA (tests/data/ca).
+fn windows_ca() -> PathBuf {
+    common::repo().join("tests/data/ca/ISRG_Root_X1.crt")
+}
+
+/// Where the first-boot service's programs come from (the Debian package rhsrvany).
+const VIRT_TOOLS: &str = "/usr/share/virt-tools";
+
+/// A Windows worker bundle as `imgprep bundle worker --installer` writes it: an MSI (its bytes do
+/// not matter here: it runs only when the guest boots) and a configuration file, installed under
+/// C:\Program Files\CliQr, the installer declared with the properties it is run with.
+fn windows_worker_bundle(dir: &Path) -> PathBuf {
+    let src = dir.join("win-worker-src");
+    fs_err::create_dir_all(&src).unwrap();
+    fs_err::write(src.join("agent.msi"), b"\xd0\xcf\x11\xe0 not a real MSI\n").unwrap();
+    fs_err::write(src.join("agent.conf"), "server=bundle-store.example\r\n").unwrap();
+    let file = |path: &str| SourceFile {
+        path: path.into(),
+        kind: FileKind::File,
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        source: Some(src.join(path)),
+        target: None,
+    };
+    let manifest = Manifest {
+        format: 1,
+        kind: Kind::Worker,
+        name: "cloudcenter-worker".into(),
+        version: "4.10.0".into(),
+        prefix: "/Program Files/CliQr".into(),
+        target: None,
+        files: Vec::new(),
+        service: None,
+        user: None,
+        installer: Some(imgprep_bundle::Installer {
+            path: "agent.msi".into(),
+            args: Some("SERVER=bundle-store.example".into()),
+        }),
+        build: serde_json::Map::new(),
+    };
+    let out = dir.join("win-worker.tar.gz");
+    write_bundle(
+        &out,
+        &manifest,
+        &[file("agent.conf"), file("agent.msi")],
+        1_700_000_000,
+    )
+    .expect("bundle");
+    out
+}
+
+/// The cloudcenter-worker arguments for the Windows fixture: the worker and the CA.
+fn windows_args(bundle: &Path) -> Vec<OsString> {
+    let mut a = os(&["--profile", PROFILE, "--worker"]);
+    a.push(p(bundle));
+    a.push("--param".into());
+    a.push(format!("ca={}", windows_ca().display()).into());
+    a
+}
+
 #[test]
-fn windows_registry_and_cloudbase_init_fixed_in_one_launch_each() {
+fn windows_worker_and_ca_plan_is_computed_natively_and_launches_nothing() {
+    let fx = fixture("windows-2016-noipv6");
+    let input = fx.join("win2016-noipv6.qcow2");
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = windows_worker_bundle(tmp.path());
+    let args = windows_args(&bundle);
+    let plan = plan_json(&input, &args);
+    let step = |action: &str| -> &Value {
+        plan["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["action"] == action)
+            .unwrap_or_else(|| panic!("no {action} step in {plan:#}"))
+    };
+    let ops =
+        |action: &str| -> Vec<Value> { step(action)["operations"].as_array().unwrap().clone() };
+    // The worker: the first-boot service, its programs, the bundle and the script.
+    let worker = ops("inject-worker");
+    let has = |op: &str, path: &str| {
+        worker
+            .iter()
+            .any(|o| o["op"] == op && o["path"].as_str() == Some(path))
+    };
+    let fb = "/Program Files/Guestfs/Firstboot";
+    assert!(has("write", &format!("{fb}/firstboot.bat")), "{worker:#?}");
+    assert!(has("upload", &format!("{fb}/rhsrvany.exe")), "{worker:#?}");
+    assert!(has("upload", &format!("{fb}/pnp_wait.exe")), "{worker:#?}");
+    assert!(has("unpack", "/Program Files/CliQr"), "{worker:#?}");
+    let script = format!("{fb}/scripts/0001-install-cloudcenter-worker.bat");
+    assert!(has("write", &script), "{worker:#?}");
+    let regs: Vec<String> = worker
+        .iter()
+        .filter(|o| o["op"] == "registry-set")
+        .map(|o| {
+            format!(
+                "{}\\{}",
+                o["key"].as_str().unwrap(),
+                o["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        regs,
+        [
+            r"ControlSet001\Services\firstboot\Type",
+            r"ControlSet001\Services\firstboot\Start",
+            r"ControlSet001\Services\firstboot\ErrorControl",
+            r"ControlSet001\Services\firstboot\ImagePath",
+            r"ControlSet001\Services\firstboot\DisplayName",
+            r"ControlSet001\Services\firstboot\ObjectName",
+            r"ControlSet001\Services\firstboot\Parameters\CommandLine",
+            r"ControlSet001\Services\firstboot\Parameters\PWD",
+        ]
+    );
+    let text = worker
+        .iter()
+        .find(|o| o["path"].as_str() == Some(script.as_str()))
+        .and_then(|o| o["content"].as_str())
+        .unwrap();
+    assert!(
+        text.contains(
+            "\r\nmsiexec.exe /i \"C:\\Program Files\\CliQr\\agent.msi\" /qn /norestart /l*v \
+             \"C:\\Program Files\\CliQr\\agent.msi.log\" SERVER=bundle-store.example\r\n"
+        ),
+        "{text:?}"
+    );
+    // The CA: one Blob in the machine ROOT store, named by the thumbprint openssl prints.
+    let fingerprint = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha1", "-in"])
+        .arg(windows_ca())
+        .output()
+        .expect("openssl runs");
+    let thumb = String::from_utf8(fingerprint.stdout)
+        .unwrap()
+        .trim()
+        .rsplit('=')
+        .next()
+        .unwrap()
+        .replace(':', "");
+    assert_eq!(thumb.len(), 40);
+    let ca = ops("install-ca");
+    assert_eq!(ca.len(), 1, "{ca:#?}");
+    assert_eq!(
+        ca[0]["key"].as_str().unwrap(),
+        format!(r"Microsoft\SystemCertificates\ROOT\Certificates\{thumb}")
+    );
+    assert_eq!(ca[0]["name"], "Blob");
+
+    // The same plan for virt-customize users: what it can do, and what it cannot, said.
+    let mut a = vec![OsString::from("prepare"), p(&input)];
+    a.extend(args.iter().cloned());
+    a.extend(os(&["--dry-run", "--format", "virt-customize"]));
+    let vc = common::imgprep_ok(&a, 0);
+    for want in [
+        "--firstboot-command \\\n  'msiexec.exe /i \"C:\\Program Files\\CliQr\\agent.msi\"",
+        &format!("--upload \\\n  '{VIRT_TOOLS}/pnp_wait.exe:{fb}/pnp_wait.exe'"),
+        "is what --firstboot-command installs",
+        "no virt-customize option unpacks an archive into a Windows guest",
+        &format!(r"ROOT\Certificates\{thumb}\Blob = 1435 bytes of binary data (no virt-customize"),
+    ] {
+        assert!(vc.contains(want), "{want}\nnot in:\n{vc}");
+    }
+    assert!(
+        !vc.contains("rhsrvany.exe:"),
+        "virt-customize uploads it itself:\n{vc}"
+    );
+    assert!(
+        !vc.contains("chown"),
+        "no command runs in a Windows guest:\n{vc}"
+    );
+
+    // Without rhsrvany on the host, the rule stays failing with the reason.
+    let mut a = vec![OsString::from("prepare"), p(&input)];
+    a.extend(args.iter().cloned());
+    a.extend(os(&["--dry-run", "--format", "json"]));
+    let out = Command::new(bin())
+        .args(&a)
+        .env("VIRT_TOOLS_DATA_DIR", tmp.path().join("no-such-dir"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let left = plan["left"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["rule"] == "agent.present")
+        .unwrap_or_else(|| panic!("{plan:#}"));
+    assert!(
+        left["reason"]
+            .as_str()
+            .unwrap()
+            .contains("install the rhsrvany package"),
+        "{left}"
+    );
+    assert!(
+        plan["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["action"] != "inject-worker")
+    );
+
+    // A plain tar.gz holding one installer (an .exe, its switches given as a parameter) unpacks
+    // into the first-boot directory; without switches the rule stays failing; with two
+    // installers, or a destination the guest spells otherwise, nothing is planned (exit 2, one
+    // line).
+    let plain = |name: &str, files: &[&str]| {
+        raw_bundle(tmp.path(), name, |b| {
+            for f in files {
+                let mut h = tar::Header::new_gnu();
+                h.set_size(2);
+                h.set_mode(0o644);
+                h.set_uid(0);
+                h.set_gid(0);
+                h.set_mtime(0);
+                b.append_data(&mut h, f, &b"MZ"[..]).unwrap();
+            }
+        })
+    };
+    let run = |bundle: &Path, more: &[&str]| {
+        let mut a = vec![OsString::from("prepare"), p(&input)];
+        a.extend(os(&[
+            "--profile",
+            PROFILE,
+            "--only",
+            "agent.present",
+            "--worker",
+        ]));
+        a.push(p(bundle));
+        a.extend(os(more));
+        a.extend(os(&["--dry-run", "--format", "json"]));
+        common::imgprep(&a)
+    };
+    let one = plain("one.tar.gz", &["setup.exe", "readme.txt"]);
+    // (Exit 1: cloudbase-init.userdata, not selected, still fails.)
+    let out = run(&one, &["--param", r"agent_install_args=/S /D=C:\Agent"]);
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ops: Vec<Value> = plan["steps"][0]["operations"].as_array().unwrap().clone();
+    assert!(
+        ops.iter()
+            .any(|o| o["op"] == "unpack" && o["path"] == format!("{fb}/agent")),
+        "{plan:#}"
+    );
+    assert!(
+        ops.iter().any(|o| o["content"].as_str().is_some_and(|c| c
+            .contains(r#""C:\Program Files\Guestfs\Firstboot\agent\setup.exe" /S /D=C:\Agent"#))),
+        "{plan:#}"
+    );
+    let out = run(&one, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(plan["steps"].as_array().unwrap().is_empty(), "{plan:#}");
+    let left = plan["left"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["rule"] == "agent.present")
+        .unwrap_or_else(|| panic!("{plan:#}"));
+    assert!(
+        left["reason"]
+            .as_str()
+            .unwrap()
+            .contains("needs its silent-install switches"),
+        "{left}"
+    );
+    let two = plain("two.tar.gz", &["a.msi", "b.ps1"]);
+    let out = run(&two, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("2 installers (a.msi, b.ps1)"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let out = run(&one, &["--param", "agent_dest=/program files/Agent"]);
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("which the guest spells /Program Files/Agent"),
+        "{err}"
+    );
+}
+
+/// `"Name"=TYPE:DATA` lines of `hivexregedit --export` for one key, as (type, bytes) by name.
+fn reg_export(hive: &Path, key: &str) -> BTreeMap<String, (u32, Vec<u8>)> {
+    let out = Command::new("hivexregedit")
+        .args(["--export", "--prefix", "HKEY_LOCAL_MACHINE\\X"])
+        .arg(hive)
+        .arg(key)
+        .output()
+        .expect("hivexregedit runs");
+    assert!(out.status.success(), "hivexregedit: {}", shown(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let header = format!("[HKEY_LOCAL_MACHINE\\X\\{key}]");
+    let mut values = BTreeMap::new();
+    let mut inside = false;
+    for line in text.lines() {
+        if line.starts_with('[') {
+            inside = line == header;
+            continue;
+        }
+        let Some((name, data)) = line.split_once("\"=").filter(|_| inside) else {
+            continue;
+        };
+        let name = name.trim_start_matches('"').to_owned();
+        let hex = |h: &str| -> Vec<u8> {
+            h.split(',')
+                .filter(|b| !b.is_empty())
+                .map(|b| u8::from_str_radix(b, 16).unwrap())
+                .collect()
+        };
+        let v = if let Some(d) = data.strip_prefix("dword:") {
+            (
+                4,
+                u32::from_str_radix(d, 16).unwrap().to_le_bytes().to_vec(),
+            )
+        } else if let Some(h) = data.strip_prefix("hex:") {
+            (3, hex(h))
+        } else if let Some(rest) = data.strip_prefix("hex(") {
+            let (ty, h) = rest.split_once("):").unwrap();
+            (u32::from_str_radix(ty, 16).unwrap(), hex(h))
+        } else {
+            panic!("{line}: a form this test does not read");
+        };
+        values.insert(name, v);
+    }
+    values
+}
+
+/// The values of `key` in the guest's hive `name`, read natively: (type, bytes) by name.
+fn native_values(g: &dyn Guest, name: &str, key: &str) -> BTreeMap<String, (u32, Vec<u8>)> {
+    let (_, hive) = imgprep_sysconf::registry::open(g, "/Windows", name).expect("hive");
+    let k = hive
+        .open(key)
+        .expect("key")
+        .unwrap_or_else(|| panic!("no key {key}"));
+    k.values()
+        .unwrap()
+        .iter()
+        .map(|v| (v.name(), (v.ty(), v.bytes().unwrap())))
+        .collect()
+}
+
+#[test]
+fn windows_registry_worker_ca_and_cloudbase_init_fixed_in_one_launch_each() {
     let fx = fixture("windows-2016-noipv6");
     let input = fx.join("win2016-noipv6.qcow2");
     let before_sha = sha256_file(&input);
@@ -779,21 +1125,79 @@ fn windows_registry_and_cloudbase_init_fixed_in_one_launch_each() {
     let after = statuses(&out, "rackspace-nova-agent", &[]);
     assert_eq!(after["windows.ipv6"], "pass");
     assert_eq!(after["xe-tools.enabled"], "fail");
-    // The second profile's fix on top of the first one's output.
-    let (run2, out2) = prepared("win-cloudbase", &out, &os(&["--profile", PROFILE]));
-    assert_eq!(run2.code, 1, "{}\n{}", run2.stdout, run2.stderr);
-    assert!(
-        run2.stdout.contains("cloudbase-init.userdata"),
-        "{}",
-        run2.stdout
+    // The second profile's fixes on top of the first one's output: the worker through the
+    // first-boot service, the CA, and cloudbase-init, in one launch.
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = windows_worker_bundle(tmp.path());
+    let args = windows_args(&bundle);
+    let (run2, out2) = prepared("win-worker", &out, &args);
+    assert_eq!(run2.code, 0, "{}\n{}", run2.stdout, run2.stderr);
+    for rule in [
+        "cloudbase-init.userdata",
+        "agent.present",
+        "certificates.bundle-store",
+    ] {
+        assert!(run2.stdout.contains(rule), "{}", run2.stdout);
+    }
+    let ca_param = format!("ca={}", windows_ca().display());
+    let report = common::imgprep_ok(
+        [
+            OsString::from("check"),
+            p(&out2),
+            "--profile".into(),
+            PROFILE.into(),
+            "--param".into(),
+            ca_param.clone().into(),
+            "--format".into(),
+            "json".into(),
+        ],
+        0,
     );
-    let after2 = statuses(&out2, PROFILE, &[]);
-    assert_eq!(after2["cloudbase-init.userdata"], "pass");
-    assert_eq!(after2["agent.present"], "fail");
+    let report: Value = serde_json::from_str(&report).unwrap();
+    let result = |rule: &str| -> Value {
+        report["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["rule"] == rule)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(result("cloudbase-init.userdata")["status"], "pass");
+    assert_eq!(result("certificates.bundle-store")["status"], "pass");
+    let agent = result("agent.present");
+    assert_eq!(agent["status"], "pass", "{agent:#}");
+    assert!(
+        agent["message"]
+            .as_str()
+            .unwrap()
+            .contains("pending first-boot install"),
+        "{agent:#}"
+    );
+    let fb = "/Program Files/Guestfs/Firstboot";
+    let script = format!("{fb}/scripts/0001-install-cloudcenter-worker.bat");
+    let evidence: Vec<&str> = agent["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        evidence,
+        [
+            script.as_str(),
+            "/Program Files/CliQr/agent.msi",
+            r"registry:SYSTEM\ControlSet001\Services\firstboot",
+            &format!("{fb}/firstboot.bat"),
+        ]
+    );
     assert_eq!(
         statuses(&out2, "rackspace-nova-agent", &[])["windows.ipv6"],
         "pass"
     );
+    // Prepared already: nothing more to plan.
+    let again = plan_json(&out2, &args);
+    assert_eq!(again["steps"].as_array().unwrap().len(), 0, "{again:#}");
     // Only the plugins line of cloudbase-init.conf changed.
     let gi = guest(&input, &[]);
     let go = guest(&out2, &[]);
@@ -805,6 +1209,103 @@ fn windows_registry_and_cloudbase_init_fixed_in_one_launch_each() {
     assert_eq!(diff.len(), 1, "{diff:?}");
     assert!(diff[0].1.contains("UserDataPlugin") && !diff[0].0.contains("UserDataPlugin"));
     assert_eq!(sha256_file(&input), before_sha, "the input changed");
+
+    // Through libguestfs (one read-only launch, cached with the output it read): the hives as
+    // hivexregedit exports them, and the checksums of the files written.
+    let host_files: Vec<(String, PathBuf)> = vec![
+        (
+            format!("{fb}/rhsrvany.exe"),
+            Path::new(VIRT_TOOLS).join("rhsrvany.exe"),
+        ),
+        (
+            format!("{fb}/pnp_wait.exe"),
+            Path::new(VIRT_TOOLS).join("pnp_wait.exe"),
+        ),
+        (
+            "/Program Files/CliQr/agent.msi".into(),
+            tmp.path().join("win-worker-src/agent.msi"),
+        ),
+        (
+            "/Program Files/CliQr/agent.conf".into(),
+            tmp.path().join("win-worker-src/agent.conf"),
+        ),
+    ];
+    let written: Vec<String> = host_files
+        .iter()
+        .map(|(g, _)| g.clone())
+        .chain([script.clone(), format!("{fb}/firstboot.bat")])
+        .collect();
+    let root_dev = go.os.root.clone();
+    let mut fish = String::new();
+    for path in &written {
+        fish.push_str(&format!("echo @@ {path}\nchecksum sha256 \"{path}\"\n"));
+    }
+    let key = key_of(binary_hash(), &[p(&out2), fish.clone().into()]);
+    let lg = cached("win-guestfish", &key, |dir| {
+        let mut s = fish.clone();
+        for hive in ["SYSTEM", "SOFTWARE"] {
+            s.push_str(&format!(
+                "download /Windows/System32/config/{hive} {}\n",
+                dir.join(hive).display()
+            ));
+        }
+        let text = guestfish(&out2, &root_dev, &s);
+        Output {
+            status: std::process::ExitStatus::default(),
+            stdout: text.into_bytes(),
+            stderr: Vec::new(),
+        }
+    });
+    let mut sums: BTreeMap<String, String> = BTreeMap::new();
+    let mut lines = lg.stdout.lines();
+    while let Some(l) = lines.next() {
+        if let Some(path) = l.strip_prefix("@@ ") {
+            sums.insert(path.to_owned(), lines.next().unwrap().trim().to_owned());
+        }
+    }
+    for path in &written {
+        let native = hex(&Sha256::digest(go.guest.read_file(path, 64 << 20).unwrap()));
+        assert_eq!(sums[path], native, "{path}: guestfish vs native");
+    }
+    for (path, host) in &host_files {
+        assert_eq!(
+            sums[path],
+            sha256_file(host),
+            "{path}: the guest's copy of {host:?}"
+        );
+    }
+    // Registry values: the same types and bytes, strings with their NUL, both ways.
+    let service = r"ControlSet001\Services\firstboot";
+    let thumb = imgprep_sysconf::certstore::thumbprint(
+        &imgprep_sysconf::trust::certificates(&fs_err::read(windows_ca()).unwrap())[0],
+    );
+    let cert_key = format!(r"Microsoft\SystemCertificates\ROOT\Certificates\{thumb}");
+    for (hive, key) in [
+        ("SYSTEM", service.to_owned()),
+        ("SYSTEM", format!(r"{service}\Parameters")),
+        ("SOFTWARE", cert_key.clone()),
+    ] {
+        let theirs = reg_export(&lg.dir.join(hive), &key);
+        let ours = native_values(&go.guest, hive, &key);
+        assert!(!ours.is_empty(), "{key}");
+        assert_eq!(ours, theirs, "{hive}\\{key}: native vs hivexregedit");
+    }
+    let sys = native_values(&go.guest, "SYSTEM", service);
+    let (ty, image_path) = &sys["ImagePath"];
+    assert_eq!(*ty, 1, "REG_SZ");
+    assert!(image_path.ends_with(&[0, 0]), "REG_SZ with its NUL");
+    let want: Vec<u8> = r"C:\Program Files\Guestfs\Firstboot\rhsrvany.exe -s firstboot"
+        .encode_utf16()
+        .chain([0])
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    assert_eq!(image_path, &want);
+    assert_eq!(sys["Start"], (4, 2u32.to_le_bytes().to_vec()));
+    let (ty, blob) = &native_values(&go.guest, "SOFTWARE", &cert_key)["Blob"];
+    assert_eq!(*ty, 3, "REG_BINARY");
+    let blob = imgprep_sysconf::certstore::Blob::parse(blob).unwrap();
+    let der = &imgprep_sysconf::trust::certificates(&fs_err::read(windows_ca()).unwrap())[0];
+    assert_eq!(blob.certificate(), der.as_slice());
 }
 
 #[test]

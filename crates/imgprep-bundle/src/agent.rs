@@ -614,6 +614,7 @@ pub fn build(plan: Plan, opts: &BuildOptions, log: &mut dyn FnMut(&str)) -> Resu
         files: Vec::new(),
         service: None,
         user: None,
+        installer: None,
         build: build_info(&plan, opts, "host"),
     };
     let written = write_bundle(&plan.output, &manifest, &files, opts.epoch)?;

@@ -4,7 +4,8 @@
 //! A bundle is a `.tar.gz` whose first member is `imgprep-bundle.json`, the [`Manifest`]: what
 //! the bundle is (a vendor worker or a Cloudify agent virtualenv), the directory it installs to
 //! in the guest (its prefix), the distribution it was built for, every file with its type, size,
-//! mode, owner and SHA-256, the service that runs it and the account it runs as. Bundles are
+//! mode, owner and SHA-256, the service that runs it and the account it runs as, or the
+//! installer a Windows guest runs at first boot. Bundles are
 //! byte-for-byte reproducible ([`write_bundle`]): entries sorted, one fixed mtime
 //! (`SOURCE_DATE_EPOCH`), numeric owners, no gzip timestamp.
 //!
@@ -29,7 +30,7 @@ mod read;
 mod tree;
 mod write;
 
-pub use manifest::{FileEntry, FileKind, Kind, MANIFEST, Manifest, Service, Target};
+pub use manifest::{FileEntry, FileKind, Installer, Kind, MANIFEST, Manifest, Service, Target};
 pub use read::{Bundle, Entry, Limits};
 pub use tree::{collect_tree, members_of_tar};
 pub use write::{SourceFile, write_bundle};

@@ -30,6 +30,9 @@ pub struct Manifest {
     /// The account it runs as (created by prepare when missing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// The installer a Windows guest runs at first boot, when the agent is installed by one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installer: Option<Installer>,
     /// How it was built (tool, configuration digest, `SOURCE_DATE_EPOCH`).
     #[serde(default)]
     pub build: serde_json::Map<String, serde_json::Value>,
@@ -119,6 +122,19 @@ pub struct Service {
     /// The account it runs as (root when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+}
+
+/// The installer of a Windows agent, run unattended at the guest's first boot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Installer {
+    /// The installer (`.msi`, `.exe`, `.ps1`, `.bat` or `.cmd`), a file of the bundle, relative
+    /// to the prefix.
+    pub path: String,
+    /// Arguments for an unattended install: an `.exe`'s silent switches (`/S`, `/quiet`), an
+    /// MSI's properties (`SERVER=…`); added after the ones imgprep passes for the kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<String>,
 }
 
 impl FileEntry {

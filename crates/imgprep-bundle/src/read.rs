@@ -668,6 +668,19 @@ fn check_manifest(bundle: &str, m: &Manifest, entries: &[Entry]) -> Result<(), E
             "{MANIFEST} lists {missing}, which the archive does not hold"
         )));
     }
+    if let Some(i) = &m.installer {
+        let p = check_name(&i.path)
+            .map_err(|r| bad(format!("{MANIFEST}: installer {:?}: {r}", i.path)))?;
+        if !entries
+            .iter()
+            .any(|e| e.path == p && e.kind == FileKind::File)
+        {
+            return Err(bad(format!(
+                "{MANIFEST}: installer {:?} is not a file of the bundle",
+                i.path
+            )));
+        }
+    }
     Ok(())
 }
 

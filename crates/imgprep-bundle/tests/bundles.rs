@@ -5,7 +5,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use flate2::{Compression, write::GzEncoder};
-use imgprep_bundle::{Bundle, FileKind, Kind, Manifest, Service, SourceFile, write_bundle};
+use imgprep_bundle::{
+    Bundle, FileKind, Installer, Kind, Manifest, Service, SourceFile, write_bundle,
+};
 
 fn manifest() -> Manifest {
     Manifest {
@@ -23,6 +25,7 @@ fn manifest() -> Manifest {
             user: None,
         }),
         user: Some("cliqruser".into()),
+        installer: None,
         build: Default::default(),
     }
 }
@@ -404,6 +407,40 @@ fn manifests_must_agree_with_the_archive() {
         err.contains("member bin is not in imgprep-bundle.json"),
         "{err}"
     );
+    // The installer a Windows guest runs must be one of the bundle's files.
+    fn installer(path: &str) -> impl Fn(&mut Manifest) + '_ {
+        move |m: &mut Manifest| {
+            m.installer = Some(Installer {
+                path: path.into(),
+                args: Some("/S".into()),
+            });
+        }
+    }
+    let ok = rewrite("installer.tar.gz", &installer("bin/agent"));
+    let b = Bundle::open(&ok).unwrap();
+    assert_eq!(b.manifest.unwrap().installer.unwrap().path, "bin/agent");
+    for (name, path, want) in [
+        (
+            "dir.tar.gz",
+            "bin",
+            "installer \"bin\" is not a file of the bundle",
+        ),
+        (
+            "ghost.tar.gz",
+            "setup.exe",
+            "installer \"setup.exe\" is not a file",
+        ),
+        (
+            "up.tar.gz",
+            "../setup.exe",
+            "installer \"../setup.exe\": a `..` path",
+        ),
+    ] {
+        let err = Bundle::open(&rewrite(name, &installer(path)))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(want), "{err}");
+    }
     // No manifest at all: a plain tar.gz, refused by open, read by open_plain.
     let plain = gz(
         tmp.path(),
@@ -475,6 +512,7 @@ fn virtualenv_links_to_the_declared_interpreter_only() {
         files: Vec::new(),
         service: None,
         user: None,
+        installer: None,
         build: Default::default(),
     };
     let out = tmp.path().join("agent.tar.gz");

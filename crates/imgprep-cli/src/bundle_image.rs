@@ -265,6 +265,7 @@ pub(crate) fn build(
         files: Vec::new(),
         service: None,
         user: None,
+        installer: None,
         build: agent::build_info(plan, opts, "image"),
     };
     let written = write_bundle(&plan.output, &manifest, &files, opts.epoch)?;

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use imgprep_bundle::agent::{self, BuildOptions};
-use imgprep_bundle::{Bundle, FileKind, Kind, Manifest, Service, collect_tree, write_bundle};
+use imgprep_bundle::{
+    Bundle, FileKind, Installer, Kind, Manifest, Service, collect_tree, write_bundle,
+};
 
 /// Build and verify agent bundles: what `prepare --worker` injects into an image.
 ///
@@ -43,7 +45,7 @@ pub(crate) struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Sub {
-    Worker(WorkerArgs),
+    Worker(Box<WorkerArgs>),
     Verify(VerifyArgs),
 }
 
@@ -128,6 +130,18 @@ struct WorkerArgs {
     /// The account the worker runs as (prepare creates it when missing).
     #[arg(long, value_name = "USER")]
     user: Option<String>,
+    /// The installer a Windows guest runs at first boot (a file under DIR: .msi, .exe, .ps1,
+    /// .bat or .cmd), instead of a service.
+    #[arg(long, value_name = "FILE", conflicts_with = "service")]
+    installer: Option<String>,
+    /// Arguments for the installer's unattended run (an .exe's silent switches such as /S).
+    #[arg(
+        long,
+        value_name = "ARGS",
+        requires = "installer",
+        allow_hyphen_values = true
+    )]
+    installer_args: Option<String>,
     /// The bundle to write (default NAME-VERSION.tar.gz).
     #[arg(short = 'o', long = "output", value_name = "OUT")]
     output: Option<PathBuf>,
@@ -150,7 +164,7 @@ struct VerifyArgs {
 
 pub(crate) fn run(a: Args) -> anyhow::Result<ExitCode> {
     match a.sub {
-        Some(Sub::Worker(w)) => worker(w),
+        Some(Sub::Worker(w)) => worker(*w),
         Some(Sub::Verify(v)) => verify(v),
         None => cloudify_agent(a.agent),
     }
@@ -273,6 +287,10 @@ fn worker(w: WorkerArgs) -> anyhow::Result<ExitCode> {
         }),
         _ => None,
     };
+    let installer = w.installer.map(|path| Installer {
+        path,
+        args: w.installer_args,
+    });
     let mut build = serde_json::Map::new();
     build.insert(
         "tool".into(),
@@ -290,6 +308,7 @@ fn worker(w: WorkerArgs) -> anyhow::Result<ExitCode> {
         files: Vec::new(),
         service,
         user: w.user,
+        installer,
         build,
     };
     let written = write_bundle(&out, &manifest, &files, epoch)?;
@@ -356,6 +375,16 @@ fn summary(path: &str, m: &Manifest) -> String {
     }
     if let Some(u) = &m.user {
         s.push_str(&format!("user: {u}\n"));
+    }
+    if let Some(i) = &m.installer {
+        s.push_str(&format!(
+            "installer: {}{}\n",
+            i.path,
+            i.args
+                .as_deref()
+                .map(|a| format!(" {a}"))
+                .unwrap_or_default()
+        ));
     }
     s
 }

@@ -297,6 +297,10 @@ fn prepare_one(
         only: a.only.clone(),
         skip: a.skip.clone(),
         host_arch: std::env::consts::ARCH.to_owned(),
+        // Where virt-customize looks for rhsrvany.exe too.
+        virt_tools: std::env::var_os("VIRT_TOOLS_DATA_DIR")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from),
     };
     let plan = {
         let cx = Context::new(

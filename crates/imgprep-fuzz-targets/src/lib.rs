@@ -14,6 +14,7 @@
 //! each function; the seed scripts in `fuzz/seeds/` write them.
 #![forbid(unsafe_code)]
 
+mod certstore;
 mod container;
 mod fs;
 mod luks;
@@ -28,6 +29,7 @@ mod sysconf_text;
 mod volume;
 mod walk;
 
+pub use certstore::sysconf_cert_blob;
 pub use container::{container_qcow2, container_vhd, container_vhdx, container_vmdk};
 pub use fs::{fs_btrfs, fs_ext, fs_fat, fs_ntfs, fs_xfs};
 pub use luks::luks_header;
@@ -68,6 +70,7 @@ pub const TARGETS: &[Target] = &[
     ("pkgdb_sqlite", pkgdb_sqlite),
     ("registry_hive", registry_hive),
     ("rules_guest_files", rules_guest_files),
+    ("sysconf_cert_blob", sysconf_cert_blob),
     ("sysconf_guest_edits", sysconf_guest_edits),
     ("sysconf_text", sysconf_text),
     ("volume_gpt", volume_gpt),

@@ -93,7 +93,15 @@ pub(crate) fn record(inputs: &Inputs<'_>) -> CloudCenter {
         (
             Worker::BakedIn,
             true,
-            "the image carries the worker (agent.present passed)".to_owned(),
+            // The rule says how: installed, or (Windows) its installer pending at first boot.
+            format!(
+                "the image carries the worker (agent.present passed: {})",
+                inputs
+                    .results
+                    .iter()
+                    .find(|r| r.rule == "agent.present")
+                    .map_or("", |r| r.message.as_str())
+            ),
         )
     } else {
         match cell.as_ref().map(|c| c.support) {

@@ -27,6 +27,7 @@ use imgprep_sysconf::FileOp;
 use serde::{Deserialize, Serialize};
 
 pub use staged::Staged;
+pub use windows::VIRT_TOOLS_DIR;
 
 /// One thing done to the guest in the appliance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,6 +151,10 @@ pub struct Plan {
     pub skipped: Vec<Skipped>,
     /// Things the user should know (a relabel at first boot, a tool run in the appliance).
     pub notes: Vec<String>,
+    /// True when the guest is Windows (no guest program runs in the appliance; owners and
+    /// modes mean nothing to it).
+    #[serde(skip)]
+    pub windows: bool,
 }
 
 impl Plan {
@@ -188,6 +193,9 @@ pub struct Inputs {
     /// The host's architecture (`x86_64`): guest programs run in the appliance only when the
     /// guest's is the same.
     pub host_arch: String,
+    /// Where `rhsrvany.exe` and `pnp_wait.exe` are on the host, for the Windows first-boot
+    /// service (`VIRT_TOOLS_DATA_DIR`, as virt-customize reads it); `None`: [`VIRT_TOOLS_DIR`].
+    pub virt_tools: Option<PathBuf>,
 }
 
 /// Why a plan could not be made (a fix was needed and could not be computed).
@@ -246,7 +254,10 @@ pub fn plan(
     set: &RuleSet,
     inputs: &Inputs,
 ) -> Result<Plan, Error> {
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        windows: cx.is_windows(),
+        ..Plan::default()
+    };
     let mut todo: Vec<(&RuleResult, &Action)> = Vec::new();
     for r in results {
         if !matches!(r.status, Status::Fail | Status::Warn) {
@@ -399,9 +410,11 @@ impl Planner<'_, '_> {
         match a {
             Action::InstallPackage(name) => packages::install(self, r, name),
             Action::InjectWorker if !windows => linux::inject_worker(self, r, a),
+            Action::InjectWorker => windows::inject_worker(self, r, a),
             Action::Sudoers if !windows => linux::sudoers(self, r, a),
             Action::ScopedUmask if !windows => linux::scoped_umask(self, r, a),
             Action::InstallCa if !windows => linux::install_ca(self, r, a),
+            Action::InstallCa => windows::install_ca(self, r, a),
             Action::EnableService(unit) if !windows => linux::enable_service(self, r, a, unit),
             Action::OrderAfter { unit, after } if !windows => {
                 linux::order_after(self, r, a, unit, after)

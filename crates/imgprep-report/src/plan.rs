@@ -165,8 +165,58 @@ fn sh(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// What virt-customize's `--firstboot` sets up itself on a Windows guest (the service,
+/// `firstboot.bat`, rhsrvany.exe), so the operations that do it are not repeated. (Its
+/// directories are kept: other files go there first.)
+fn firstboot_service_part(i: &Instr) -> bool {
+    use imgprep_sysconf::firstboot;
+    let dir = firstboot::DIR.to_ascii_lowercase();
+    let under = |p: &str, rest: &str| p.to_ascii_lowercase() == format!("{dir}{rest}");
+    match i {
+        Instr::File(op) => match &op.op {
+            Op::Write { .. } => under(&op.path, "/firstboot.bat"),
+            Op::RegistrySet { key, .. } => {
+                let k = key.to_ascii_lowercase();
+                let svc = format!("\\services\\{}", firstboot::SERVICE);
+                k.ends_with(&svc) || k.ends_with(&format!("{svc}\\parameters"))
+            }
+            _ => false,
+        },
+        Instr::Upload { path, .. } => under(path, &format!("/{}", firstboot::SRVANY)),
+        _ => false,
+    }
+}
+
+/// The commands of a first-boot script written by the plan (the lines that are not `@echo off`
+/// or remarks), when `op` writes one.
+fn firstboot_commands(op: &FileOp) -> Option<Vec<String>> {
+    use imgprep_sysconf::firstboot;
+    let Op::Write { content, .. } = &op.op else {
+        return None;
+    };
+    let scripts = format!("{}/scripts/", firstboot::DIR.to_ascii_lowercase());
+    let lower = op.path.to_ascii_lowercase();
+    if !lower.starts_with(&scripts) || !lower.ends_with(".bat") {
+        return None;
+    }
+    let text = String::from_utf8_lossy(content);
+    Some(
+        text.lines()
+            .map(str::trim)
+            .filter(|l| {
+                let l = l.to_ascii_lowercase();
+                !l.is_empty() && l != "@echo off" && !l.starts_with("rem ")
+            })
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
 /// The same plan as a `virt-customize` command line: what a user of that tool would run to make
-/// the same changes. Registry edits have no virt-customize option and are listed as comments.
+/// the same changes. What it has no option for (registry edits, binary files, unpacking an
+/// archive into a Windows guest) is listed as comments first. On Windows, the first-boot
+/// service and script the plan writes are what `--firstboot-command` sets up, and owners and
+/// modes are not set (virt-customize runs no command in a Windows guest).
 pub fn virt_customize(plan: &Plan, image: &str) -> String {
     let mut args: Vec<String> = vec![
         "virt-customize".into(),
@@ -175,13 +225,39 @@ pub fn virt_customize(plan: &Plan, image: &str) -> String {
         "--no-network".into(),
     ];
     let mut comments = Vec::new();
+    let windows = plan.windows;
     let owner = |args: &mut Vec<String>, path: &str, mode: u32, uid: u32, gid: u32| {
+        if windows {
+            return;
+        }
         args.push("--chmod".into());
         args.push(sh(&format!("{mode:04o}:{path}")));
         args.push("--run-command".into());
         args.push(sh(&format!("chown -h {uid}:{gid} {}", sh(path))));
     };
+    let mut service_noted = false;
     for i in plan.instrs() {
+        if windows && firstboot_service_part(i) {
+            if !service_noted {
+                comments.push(
+                    "# the first-boot service (rhsrvany.exe, firstboot.bat, the firstboot \
+                     service in the SYSTEM hive) is what --firstboot-command installs"
+                        .to_owned(),
+                );
+                service_noted = true;
+            }
+            continue;
+        }
+        if windows
+            && let Instr::File(op) = i
+            && let Some(cmds) = firstboot_commands(op)
+        {
+            for c in cmds {
+                args.push("--firstboot-command".into());
+                args.push(sh(&c));
+            }
+            continue;
+        }
         match i {
             Instr::File(op) => match &op.op {
                 Op::Mkdir { mode, uid, gid } => {
@@ -215,7 +291,8 @@ pub fn virt_customize(plan: &Plan, image: &str) -> String {
                     args.push(sh(&op.path));
                 }
                 Op::RegistrySet { .. } | Op::RegistryDelete { .. } => comments.push(format!(
-                    "# {} (no virt-customize option edits the registry)",
+                    "# {} (no virt-customize option edits the registry; virt-win-reg --merge \
+                     does)",
                     crate::plan::describe(op)
                 )),
             },
@@ -229,6 +306,15 @@ pub fn virt_customize(plan: &Plan, image: &str) -> String {
                 args.push("--upload".into());
                 args.push(sh(&format!("{}:{path}", from.display())));
                 owner(&mut args, path, *mode, *uid, *gid);
+            }
+            Instr::Unpack { bundle, prefix } if windows => {
+                comments.push(format!(
+                    "# unpack {} into {prefix}: no virt-customize option unpacks an archive into \
+                     a Windows guest (--run-command does not run there); unpack it on the host \
+                     and add --copy-in DIR:{}",
+                    bundle.display(),
+                    crate::plan::parent_dir(prefix)
+                ));
             }
             Instr::Unpack { bundle, prefix } => {
                 let tmp = "/var/tmp/imgprep-bundle.tar.gz";
@@ -256,6 +342,14 @@ pub fn virt_customize(plan: &Plan, image: &str) -> String {
     out.push_str(&args.join(" \\\n  "));
     out.push('\n');
     out
+}
+
+/// The directory holding `path` (`--copy-in` copies a directory into another).
+fn parent_dir(path: &str) -> &str {
+    match path.trim_end_matches('/').rsplit_once('/') {
+        Some(("", _)) | None => "/",
+        Some((d, _)) => d,
+    }
 }
 
 fn describe(op: &FileOp) -> String {

@@ -7,8 +7,11 @@
 //! drop-ins, enablement links), `sysv` (LSB headers, chkconfig lines, rc links, inittab,
 //! upstart), `boot` (the boot graph built from both), `ini` (cloudbase-init.conf and friends),
 //! `pylit` (the Python literal subset), `python` (interpreters and virtualenvs), `trust` (CA
-//! store layouts), `registry` (hives by guest path, `CurrentControlSet`, Uninstall keys), `windows`
-//! (Windows paths, service keys and command lines, executables' version resources), `network` (tun/tap definitions).
+//! store layouts), `certstore` (Windows certificate stores in the registry and their serialized
+//! certificates), `registry` (hives by guest path, `CurrentControlSet`, Uninstall keys), `windows`
+//! (Windows paths, service keys and command lines, executables' version resources), `firstboot`
+//! (the Windows first-boot service virt-customize installs, and scripts for it), `network`
+//! (tun/tap definitions).
 //!
 //! It reads through `imgprep_guest::Guest` only and never writes: an edit is a list of
 //! [`FileOp`]s for something else to apply. It does not decide whether a fact is good or bad;
@@ -17,7 +20,9 @@
 
 pub mod accounts;
 pub mod boot;
+pub mod certstore;
 mod evidence;
+pub mod firstboot;
 pub mod ini;
 pub mod logindefs;
 pub mod network;
@@ -77,6 +82,18 @@ pub enum Error {
         /// What the PE reader said.
         #[source]
         source: imgprep_pe::Error,
+    },
+    /// A binary structure is malformed.
+    #[error("{what} at offset {offset:#x}: expected {expected}, found {found}")]
+    Format {
+        /// What was being read.
+        what: String,
+        /// Where, in bytes from its start.
+        offset: u64,
+        /// What should be there.
+        expected: String,
+        /// What is there.
+        found: String,
     },
     /// A registry hive could not be read.
     #[error("registry hive {path}: {message}")]

@@ -25,6 +25,13 @@ pub fn guest_path(g: &dyn Guest, system_drive: &str, win: &str) -> Option<String
     found.then_some(path)
 }
 
+/// The Windows path on `drive` (`C`) of the guest path `path` (`/Program Files/x` →
+/// `C:\Program Files\x`).
+pub fn windows_path(drive: &str, path: &str) -> String {
+    let rest = path.trim_start_matches('/').replace('/', "\\");
+    format!("{drive}:\\{rest}")
+}
+
 /// The path after `--config-file` in a service command line (quoted or not).
 pub fn config_file_arg(cmdline: &str) -> Option<String> {
     let rest = cmdline.split_once("--config-file")?.1;
@@ -162,5 +169,10 @@ mod tests {
             Some(r"C:\Agent\Agent.Service.EXE")
         );
         assert_eq!(service_executable("svchost"), None);
+        assert_eq!(
+            windows_path("C", "/Program Files/A b"),
+            r"C:\Program Files\A b"
+        );
+        assert_eq!(windows_path("D", "/"), r"D:\");
     }
 }

@@ -1,6 +1,9 @@
 //! `probe: ca-trusted`: the CA certificate given as `--param ca=FILE` in the guest's trust
-//! store, in a bundle TLS clients read or only in an anchor directory.
+//! store: on Linux in a bundle TLS clients read or only in an anchor directory; on Windows in a
+//! root store of the SOFTWARE hive (machine, Group Policy or third-party roots), found by
+//! thumbprint and confirmed by the certificate the key's Blob holds.
 
+use imgprep_sysconf::certstore::{ROOT_STORES, store_entries, thumbprint};
 use imgprep_sysconf::text::list_dir;
 use imgprep_sysconf::trust::{ANCHORS, BUNDLES, MAX_BUNDLE, certificates};
 use serde::{Deserialize, Serialize};
@@ -36,10 +39,7 @@ impl Probe for CaTrusted {
             );
         }
         if cx.is_windows() {
-            return Outcome::new(
-                Status::Error,
-                "the Windows certificate store is not read offline yet; check it after first boot",
-            );
+            return windows(cx, file, &wanted);
         }
         let mut found: Vec<Evidence> = Vec::new();
         let mut other: Vec<Evidence> = Vec::new();
@@ -114,4 +114,98 @@ impl Probe for CaTrusted {
             .with(found),
         }
     }
+}
+
+/// The CA on Windows: a key of a root store named by the certificate's thumbprint whose Blob
+/// holds that certificate. A key whose name is not the SHA-1 of the certificate its Blob holds
+/// is not what Windows wrote and does not count (it is reported).
+fn windows(cx: &Context<'_>, file: &str, wanted: &[Vec<u8>]) -> Outcome {
+    let software = match cx.hive("SOFTWARE") {
+        Ok(h) => h,
+        Err(e) => return Outcome::new(Status::Error, format!("SOFTWARE hive: {e}")),
+    };
+    let thumbs: Vec<String> = wanted.iter().map(|d| thumbprint(d)).collect();
+    let mut found: Vec<Evidence> = Vec::new();
+    let mut problems: Vec<Evidence> = Vec::new();
+    let mut others: Vec<Evidence> = Vec::new();
+    let mut trusted = vec![false; wanted.len()];
+    for (store, label) in ROOT_STORES {
+        let entries = match store_entries(&software, store) {
+            Ok(e) => e,
+            Err(e) => {
+                problems.push(Evidence::file(format!("registry:SOFTWARE\\{store}"), e));
+                continue;
+            }
+        };
+        let mut count = 0usize;
+        for e in &entries {
+            let at = format!("registry:SOFTWARE\\{}\\Blob", e.key);
+            let named = thumbs.iter().position(|t| t.eq_ignore_ascii_case(&e.name));
+            let held = e
+                .blob_thumbprint()
+                .and_then(|t| thumbs.iter().position(|w| *w == t));
+            match (&e.blob, named, held) {
+                (Ok(_), Some(i), Some(j)) if i == j => {
+                    trusted[i] = true;
+                    found.push(Evidence::file(
+                        at,
+                        format!("{label}: holds the certificate {}", thumbs[i]),
+                    ));
+                }
+                (Err(why), Some(_), _) => problems.push(Evidence::file(
+                    at,
+                    format!("named after the CA, but its Blob cannot be read: {why}"),
+                )),
+                (Ok(_), _, _) if named.is_some() || held.is_some() => {
+                    problems.push(Evidence::file(
+                        at,
+                        format!(
+                            "the key is named {} but its Blob holds the certificate {}: not \
+                             what Windows writes, not counted",
+                            e.name,
+                            e.blob_thumbprint().unwrap_or_default()
+                        ),
+                    ))
+                }
+                _ => count += 1,
+            }
+        }
+        if count > 0 {
+            others.push(Evidence::file(
+                format!("registry:SOFTWARE\\{store}"),
+                format!("{label}: {count} other certificate(s), not this CA"),
+            ));
+        }
+    }
+    let n = trusted.iter().filter(|t| **t).count();
+    if n == wanted.len() {
+        return Outcome::new(
+            Status::Pass,
+            format!("the CA in {file} is in the guest's trusted root certificates"),
+        )
+        .with(found)
+        .with(problems);
+    }
+    let missing: Vec<&str> = thumbs
+        .iter()
+        .zip(&trusted)
+        .filter(|(_, t)| !**t)
+        .map(|(s, _)| s.as_str())
+        .collect();
+    Outcome::new(
+        Status::Fail,
+        format!(
+            "the CA in {file} is not a trusted root of the guest: no key {} with its certificate \
+             in the machine, Group Policy or third-party root stores{}",
+            missing.join(", "),
+            if n > 0 {
+                format!(" ({n} of its {} certificates are)", wanted.len())
+            } else {
+                String::new()
+            }
+        ),
+    )
+    .with(found)
+    .with(problems)
+    .with(others)
 }
