@@ -1783,3 +1783,52 @@ fn nothing_to_fix_is_converted_without_a_launch_and_compress_shrinks_the_qcow2()
     assert!(!tmp.path().join("out.vhd").exists());
     assert_eq!(sha256_file(&input), sha);
 }
+
+/// A small filesystem mounted for the test, unmounted when dropped.
+struct SmallFs(PathBuf);
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// The output directory fills up while the guest's dpkg writes: qemu would stop the appliance
+/// and wait for space forever; imgprep stops it instead, says why in one line, and leaves
+/// nothing behind. (Mounting the small filesystem needs root, as CI runs.)
+#[test]
+fn a_full_output_disk_stops_the_appliance_and_leaves_nothing() {
+    let fx = fixture("prepare-debian");
+    let input = fx.join("prepare-debian.qcow2");
+    let sha = sha256_file(&input);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("small");
+    fs_err::create_dir(&dir).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "imgprep-test"])
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mounting a 4 MiB tmpfs (needs root)");
+    let _fs = SmallFs(dir.clone());
+    let bundle = worker_bundle(tmp.path());
+    let mut args = vec![OsString::from("prepare"), p(&input)];
+    args.extend(debian_args(&fx, &bundle));
+    args.extend([OsString::from("-o"), p(&dir.join("out.qcow2"))]);
+    let log = tmp.path().join("launches.log");
+    // Bounded, so that a stopped appliance fails the test instead of hanging it.
+    let o = Command::new("timeout")
+        .args(["-k", "10", "600"])
+        .arg(bin())
+        .args(&args)
+        .env("IMGPREP_GUESTFS_LAUNCH_LOG", &log)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", shown(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("the filesystem is full"), "{err}");
+    assert_eq!(launches(&log), 1, "the stopped launch is logged");
+    assert_nothing_left(&dir);
+    assert_eq!(sha256_file(&input), sha);
+}

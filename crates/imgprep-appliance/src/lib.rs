@@ -11,6 +11,7 @@
 
 mod server;
 mod session;
+mod space;
 
 pub use server::serve;
 pub use session::{LaunchSpec, Session};

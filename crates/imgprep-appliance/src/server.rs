@@ -9,6 +9,7 @@ use std::time::Duration;
 use imgprep_apply::protocol::{Reply, Request, Response};
 use imgprep_guestfs::{AbortHandle, Event, TarCompress};
 
+use crate::space::SpaceWatch;
 use crate::{Error, LaunchSpec, Session};
 
 /// Longest request line read (plan instructions carry file contents).
@@ -76,10 +77,18 @@ pub fn serve(
         on_eof.fire();
     });
     let mut session: Option<Session> = None;
+    let mut watch: Option<SpaceWatch> = None;
     let mut clean = true;
     for req in rx {
         let result = match req {
-            Ok(req) => handle(req, &mut session, &abort, &out).map_err(|e| chain(&e)),
+            Ok(req) => handle(req, &mut session, &mut watch, &abort, &out).map_err(|e| {
+                // A full output filesystem is the cause, whatever libguestfs said once the
+                // watcher had killed the appliance.
+                watch
+                    .as_ref()
+                    .and_then(SpaceWatch::full)
+                    .unwrap_or_else(|| chain(&e))
+            }),
             Err(e) => Err(e),
         };
         let resp = match result {
@@ -116,6 +125,7 @@ fn chain(e: &dyn std::error::Error) -> String {
 fn handle(
     req: Request,
     session: &mut Option<Session>,
+    watch: &mut Option<SpaceWatch>,
     abort: &Abort,
     out: &Out,
 ) -> Result<Reply, Error> {
@@ -128,6 +138,8 @@ fn handle(
         if session.is_some() {
             return Err(Error::Usage("the appliance is already launched".into()));
         }
+        let on_full = abort.clone();
+        *watch = Some(SpaceWatch::start(disks, move || on_full.fire()));
         let progress = out.clone();
         let mut on_abort = |h| abort.set(h);
         *session = Some(Session::launch(LaunchSpec {
@@ -151,6 +163,7 @@ fn handle(
             .take()
             .ok_or_else(|| Error::Usage("no appliance to shut down".into()))?;
         s.finish()?;
+        *watch = None;
         return Ok(Reply::Unit);
     }
     let s = session
