@@ -454,17 +454,8 @@ pub(crate) fn services(
             name: s.name(),
             display_name: string_value(&s, "DisplayName"),
             image_path: string_value(&s, "ImagePath"),
-            start: dword_value(&s, "Start").map(|n| {
-                match n {
-                    0 => "boot",
-                    1 => "system",
-                    2 => "automatic",
-                    3 => "manual",
-                    4 => "disabled",
-                    _ => "unknown",
-                }
-                .to_owned()
-            }),
+            start: dword_value(&s, "Start")
+                .map(|n| imgprep_registry::service_start_name(n).to_owned()),
         };
         let text = service.name.len()
             + [&service.display_name, &service.image_path]

@@ -699,6 +699,19 @@ fn fold(c: char) -> char {
     }
 }
 
+/// The name of a service key's `Start` value (`SYSTEM\…\Services\NAME\Start`), as the
+/// service control manager calls it.
+pub fn service_start_name(n: u32) -> &'static str {
+    match n {
+        0 => "boot",
+        1 => "system",
+        2 => "automatic",
+        3 => "manual",
+        4 => "disabled",
+        _ => "unknown",
+    }
+}
+
 /// Whether two names are equal ignoring case the way Windows does.
 pub fn names_equal(a: &str, b: &str) -> bool {
     a.chars().map(fold).eq(b.chars().map(fold))

@@ -93,21 +93,9 @@ impl ServiceKey {
     /// The start type in words: `Start` as Windows names it.
     pub fn start_text(&self) -> String {
         match self.start {
-            Some(n) => format!("{n} ({})", start_name(n)),
+            Some(n) => format!("{n} ({})", imgprep_registry::service_start_name(n)),
             None => "not set".into(),
         }
-    }
-}
-
-/// The name of a `Start` value, as the service control manager calls it.
-pub fn start_name(n: u32) -> &'static str {
-    match n {
-        0 => "boot",
-        1 => "system",
-        2 => "automatic",
-        3 => "manual",
-        4 => "disabled",
-        _ => "unknown",
     }
 }
 
