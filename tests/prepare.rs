@@ -949,19 +949,7 @@ fn windows_worker_and_ca_plan_is_computed_natively_and_launches_nothing() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let left = plan["left"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["rule"] == "agent.present")
-        .unwrap_or_else(|| panic!("{plan:#}"));
-    assert!(
-        left["reason"]
-            .as_str()
-            .unwrap()
-            .contains("install the rhsrvany package"),
-        "{left}"
-    );
+    assert_left(&plan, "agent.present", "install the rhsrvany package");
     assert!(
         plan["steps"]
             .as_array()
@@ -1021,19 +1009,7 @@ fn windows_worker_and_ca_plan_is_computed_natively_and_launches_nothing() {
     assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(plan["steps"].as_array().unwrap().is_empty(), "{plan:#}");
-    let left = plan["left"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["rule"] == "agent.present")
-        .unwrap_or_else(|| panic!("{plan:#}"));
-    assert!(
-        left["reason"]
-            .as_str()
-            .unwrap()
-            .contains("needs its silent-install switches"),
-        "{left}"
-    );
+    assert_left(&plan, "agent.present", "needs its silent-install switches");
     let two = plain("two.tar.gz", &["a.msi", "b.ps1"]);
     let out = run(&two, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
@@ -1831,4 +1807,18 @@ fn a_full_output_disk_stops_the_appliance_and_leaves_nothing() {
     assert_eq!(launches(&log), 1, "the stopped launch is logged");
     assert_nothing_left(&dir);
     assert_eq!(sha256_file(&input), sha);
+}
+
+/// `rule` is left failing in the JSON plan `plan`, for a reason that mentions `why`.
+fn assert_left(plan: &Value, rule: &str, why: &str) {
+    let left = plan["left"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["rule"] == rule)
+        .unwrap_or_else(|| panic!("{rule} not left in {plan:#}"));
+    assert!(
+        left["reason"].as_str().unwrap().contains(why),
+        "{rule}: {left}"
+    );
 }
