@@ -77,4 +77,15 @@ pub enum Error {
         /// What the hive reader said.
         message: String,
     },
+    /// A binary file of the guest (a Java keystore, an EFI signature list) is not in the format
+    /// its path says.
+    #[error("{path} at {offset:#x}: {why}")]
+    Malformed {
+        /// Guest path of the file.
+        path: String,
+        /// Byte offset of what is wrong.
+        offset: u64,
+        /// What was expected and what was found.
+        why: String,
+    },
 }
