@@ -140,8 +140,9 @@ pub fn trusted_certificates(data: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
 
 /// `bundle` with a block for each certificate of `ders` it does not hold yet, appended as
 /// p11-kit writes each block: a `# LABEL` line (`certificate` for a certificate without a
-/// label), with a blank line before it unless the bundle is empty, then the PEM block. `None`
-/// when nothing is missing.
+/// label), with a blank line before it unless the bundle is empty, then the PEM block. What is
+/// not one DER element (the block could not be read back, and p11-kit would not parse it) is
+/// left out. `None` when nothing is missing.
 pub fn append(bundle: &[u8], ders: &[Vec<u8>]) -> Option<Vec<u8>> {
     let have: Vec<Vec<u8>> = trusted_certificates(bundle)
         .into_iter()
@@ -149,7 +150,8 @@ pub fn append(bundle: &[u8], ders: &[Vec<u8>]) -> Option<Vec<u8>> {
         .collect();
     let mut out = bundle.to_vec();
     for d in ders {
-        if have.contains(d) || trusted_certificates(&out).iter().any(|(c, _)| c == d) {
+        let whole = der(d).is_some_and(|(_, _, rest)| rest.is_empty());
+        if !whole || have.contains(d) || trusted_certificates(&out).iter().any(|(c, _)| c == d) {
             continue;
         }
         super::comment_line(&mut out, d);
@@ -212,6 +214,9 @@ mod tests {
         let blocks = trusted_certificates(&both);
         assert_eq!(blocks.len(), 2);
         assert_eq!(blocks[1].0, b);
-        assert_eq!(append(&both, &[a, b]), None);
+        assert_eq!(append(&both, &[a.clone(), b]), None);
+        // Not one DER element: left out.
+        let trailing = [a.as_slice(), b"\x05\x00"].concat();
+        assert_eq!(append(b"", &[trailing, b"\x30".to_vec()]), None);
     }
 }
