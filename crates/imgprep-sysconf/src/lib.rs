@@ -7,8 +7,9 @@
 //! drop-ins, enablement links), `sysv` (LSB headers, chkconfig lines, rc links, inittab,
 //! upstart), `boot` (the boot graph built from both), `ini` (cloudbase-init.conf and friends),
 //! `pylit` (the Python literal subset), `python` (interpreters and virtualenvs), `trust` (CA
-//! store layouts), `registry` (hives by guest path, `CurrentControlSet`), `windows` (Windows
-//! paths and service command lines), `network` (tun/tap definitions).
+//! store layouts and the files their tools write), `registry` (hives by guest path,
+//! `CurrentControlSet`), `windows` (Windows paths and service command lines), `network`
+//! (tun/tap definitions).
 //!
 //! It reads through `imgprep_guest::Guest` only and never writes: an edit is a list of
 //! [`FileOp`]s for something else to apply. It does not decide whether a fact is good or bad;

@@ -1,6 +1,10 @@
 //! CA trust stores: where each distribution family keeps the bundles TLS clients read and the
 //! anchors administrators add, and the edit that adds an anchor together with the bundles
 //! `update-ca-trust` or `update-ca-certificates` would regenerate, computed natively.
+//!
+//! The formats those tools write have a module each: `hash` (OpenSSL's subject hash and the
+//! `HASH.N` links of `openssl rehash`), `openssl` (TRUSTED CERTIFICATE blocks), `jks` (Java
+//! keystores), `edk2` (EFI signature lists); `cert` reads the certificate fields they need.
 
 use base64::Engine;
 use imgprep_guest::Guest;
