@@ -358,12 +358,13 @@ pub fn add_anchor_at(
                 let Some((bytes, owner)) = existing(g, path)? else {
                     continue;
                 };
-                let have = certificates(&bytes);
+                let mut have = certificates(&bytes);
                 let mut out = bytes.clone();
                 for d in &ders {
                     if have.contains(d) || !cert::serves(d, extract::purpose(path)) {
                         continue;
                     }
+                    have.push(d.clone());
                     comment_line(&mut out, d);
                     out.extend_from_slice(pem(d).as_bytes());
                 }

@@ -223,7 +223,7 @@ mod tests {
         let corp = cert(&name(&[&[(CN, utf8("Corp CA"))]]), None);
         let signer = cert(&name(&[&[(CN, utf8("Signer"))]]), Some(&[CODE_SIGNING]));
         let g = red_hat(&old);
-        let ca = format!("{}{}", pem(&corp), pem(&signer));
+        let ca = format!("{}{}{}", pem(&corp), pem(&signer), pem(&corp));
         let ops = add_anchor_at(&g, "corp", ca.as_bytes(), 1_700_000_000_000).unwrap();
         let pem_of = |p: &str| {
             certificates(written(&ops, &format!("{EXTRACTED}/pem/{p}")).unwrap_or_default())
