@@ -1581,6 +1581,36 @@ fn el_prepared(image: &str) -> (Run, PathBuf, PathBuf) {
 }
 
 #[test]
+fn el7_plan_appends_the_anchor_to_the_openssl_trust_bundle_natively() {
+    let fx = fixture("prepare-el");
+    let mut args = vec![OsString::from("prepare"), p(&fx.join("prepare-el7.qcow2"))];
+    args.extend(os(&[
+        "--profile",
+        PROFILE,
+        "--only",
+        "certificates.bundle-store",
+    ]));
+    args.push("--param".into());
+    args.push(format!("ca={}", fx.join("ca.pem").display()).into());
+    args.push("--dry-run".into());
+    let out = common::imgprep(&args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Other rules still fail: they were not selected.
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    // The fixture has the OpenSSL trust bundle and no Java keystore or EDK2 list.
+    for path in [
+        "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+        "/etc/pki/ca-trust/extracted/openssl/ca-bundle.trust.crt",
+    ] {
+        assert!(text.contains(&format!("write {path} (")), "{path}\n{text}");
+    }
+    assert!(
+        !text.contains("extracted/java") && !text.contains("extracted/edk2"),
+        "{text}"
+    );
+}
+
+#[test]
 fn el7_systemd_guest_gets_its_unit_natively_computed_trust_bundles_and_an_autorelabel() {
     let (run, input, out) = el_prepared("prepare-el7.qcow2");
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);

@@ -6,6 +6,6 @@
 set -euo pipefail
 out=${1:?usage: $0 OUTDIR}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-for s in container fs_btrfs fs_ext_fat fs_ntfs_registry fs_xfs luks_ntfs pkgdb volume rules_guest_files sysconf pe certstore; do
+for s in container fs_btrfs fs_ext_fat fs_ntfs_registry fs_xfs luks_ntfs pkgdb volume rules_guest_files sysconf pe certstore sysconf_trust; do
   "$here/$s.sh" "$out" >/dev/null
 done

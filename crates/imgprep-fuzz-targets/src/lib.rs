@@ -26,6 +26,7 @@ mod rules;
 mod sparse;
 mod sysconf_edits;
 mod sysconf_text;
+mod sysconf_trust;
 mod volume;
 mod walk;
 
@@ -40,6 +41,7 @@ pub use registry::registry_hive;
 pub use rules::rules_guest_files;
 pub use sysconf_edits::sysconf_guest_edits;
 pub use sysconf_text::sysconf_text;
+pub use sysconf_trust::sysconf_trust_stores;
 pub use volume::{volume_gpt, volume_lvm_label, volume_lvm_metadata, volume_mbr};
 
 /// A fuzz target: its name (the cargo-fuzz binary and the corpus directory) and its body.
@@ -73,6 +75,7 @@ pub const TARGETS: &[Target] = &[
     ("sysconf_cert_blob", sysconf_cert_blob),
     ("sysconf_guest_edits", sysconf_guest_edits),
     ("sysconf_text", sysconf_text),
+    ("sysconf_trust_stores", sysconf_trust_stores),
     ("volume_gpt", volume_gpt),
     ("volume_lvm_label", volume_lvm_label),
     ("volume_lvm_metadata", volume_lvm_metadata),

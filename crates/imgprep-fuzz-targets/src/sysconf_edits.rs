@@ -59,7 +59,7 @@ const UNIT: &str = "[Unit]\nAfter=xe.service\n[Service]\nExecStart=/bin/w\n[Inst
 const CERT: &[u8] = b"-----BEGIN CERTIFICATE-----\nMAMCAQU=\n-----END CERTIFICATE-----\n";
 
 /// `g` with `ops` applied.
-fn apply(mut g: MemGuest, ops: &[FileOp]) -> MemGuest {
+pub(crate) fn apply(mut g: MemGuest, ops: &[FileOp]) -> MemGuest {
     for o in ops {
         g = match &o.op {
             Op::Write {
@@ -107,7 +107,7 @@ fn size(ops: &[FileOp]) -> usize {
 
 /// Runs `edit` on `g`; when it gives operations, checks they write at most `limit` bytes and
 /// that the edit on the result is a no-op (or refused as done: `Exists`).
-fn edit(
+pub(crate) fn edit(
     g: &MemGuest,
     limit: usize,
     name: &str,

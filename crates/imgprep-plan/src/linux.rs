@@ -342,10 +342,21 @@ pub(crate) fn install_ca(p: &mut Planner<'_, '_>, r: &RuleResult, a: &Action) ->
                 ));
                 p.ca_tool = Some(argv);
             }
-            None => p.plan.notes.push(format!(
-                "the guest's `{}` cannot run here: its bundles are written as it would write them",
-                f.tool()
-            )),
+            None => {
+                p.plan.notes.push(format!(
+                    "the guest's `{}` cannot run here: its bundles are written as it would \
+                     write them",
+                    f.tool()
+                ));
+                let left = trust::not_regenerated(p.guest());
+                if !left.is_empty() {
+                    p.plan.notes.push(format!(
+                        "not written natively, left to the guest's next `{}`: {}",
+                        f.tool(),
+                        left.join(", ")
+                    ));
+                }
+            }
         }
     }
     p.push(rule, a, "trust the bundle store's CA".into(), files(ops));

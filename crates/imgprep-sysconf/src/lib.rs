@@ -7,10 +7,11 @@
 //! drop-ins, enablement links), `sysv` (LSB headers, chkconfig lines, rc links, inittab,
 //! upstart), `boot` (the boot graph built from both), `ini` (cloudbase-init.conf and friends),
 //! `pylit` (the Python literal subset), `python` (interpreters and virtualenvs), `trust` (CA
-//! store layouts), `certstore` (Windows certificate stores in the registry and their serialized
-//! certificates), `registry` (hives by guest path, `CurrentControlSet`, Uninstall keys), `windows`
-//! (Windows paths, service keys and command lines, executables' version resources), `firstboot`
-//! (the Windows first-boot service virt-customize installs, and scripts for it), `network`
+//! store layouts and the files their tools write), `certstore` (Windows certificate stores in
+//! the registry and their serialized certificates), `registry` (hives by guest path,
+//! `CurrentControlSet`, Uninstall keys), `windows` (Windows paths, service keys and command
+//! lines, executables' version resources), `firstboot` (the Windows first-boot service
+//! virt-customize installs, and scripts for it), `network`
 //! (tun/tap definitions).
 //!
 //! It reads through `imgprep_guest::Guest` only and never writes: an edit is a list of
@@ -102,5 +103,16 @@ pub enum Error {
         path: String,
         /// What the hive reader said.
         message: String,
+    },
+    /// A binary file of the guest (a Java keystore, an EFI signature list) is not in the format
+    /// its path says.
+    #[error("{path} at {offset:#x}: {why}")]
+    Malformed {
+        /// Guest path of the file.
+        path: String,
+        /// Byte offset of what is wrong.
+        offset: u64,
+        /// What was expected and what was found.
+        why: String,
     },
 }

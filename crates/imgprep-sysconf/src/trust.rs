@@ -1,6 +1,10 @@
 //! CA trust stores: where each distribution family keeps the bundles TLS clients read and the
 //! anchors administrators add, and the edit that adds an anchor together with the bundles
 //! `update-ca-trust` or `update-ca-certificates` would regenerate, computed natively.
+//!
+//! The formats those tools write have a module each: `hash` (OpenSSL's subject hash and the
+//! `HASH.N` links of `openssl rehash`), `openssl` (TRUSTED CERTIFICATE blocks), `jks` (Java
+//! keystores), `edk2` (EFI signature lists); `cert` reads the certificate fields they need.
 
 use base64::Engine;
 use imgprep_guest::Guest;
@@ -10,6 +14,15 @@ use crate::ops::existing;
 use crate::ops::{FileOp, mkdirs};
 use crate::path::join;
 use crate::text::{list_dir, read_lines};
+
+pub mod cert;
+pub mod edk2;
+mod extract;
+pub mod hash;
+pub mod jks;
+pub mod openssl;
+
+pub use extract::not_regenerated;
 
 /// Bundles that hold the CAs TLS clients trust, by distribution family.
 pub const BUNDLES: [&str; 6] = [
@@ -38,16 +51,27 @@ pub const MAX_BUNDLE: u64 = 16 << 20;
 /// (a `BEGIN` line before the previous block's `END`) is skipped, as Go's `pem.Decode` skips
 /// it, so a certificate appended after a damaged one is still found.
 pub fn certificates(data: &[u8]) -> Vec<Vec<u8>> {
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    let mut out = pem_blocks(data, "CERTIFICATE");
+    if out.is_empty() && data.first() == Some(&0x30) {
+        out.push(data.to_vec());
+    }
+    out
+}
+
+/// The decoded bodies of the PEM blocks of type `label` in `data`, damaged blocks skipped as
+/// [`certificates`] skips them.
+fn pem_blocks(data: &[u8], label: &str) -> Vec<Vec<u8>> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end_line = format!("-----END {label}-----");
     let text = String::from_utf8_lossy(data);
     let mut out = Vec::new();
     let mut rest = text.as_ref();
-    while let Some(start) = rest.find(BEGIN) {
-        let body = &rest[start + BEGIN.len()..];
-        let Some(end) = body.find("-----END CERTIFICATE-----") else {
+    while let Some(start) = rest.find(&begin) {
+        let body = &rest[start + begin.len()..];
+        let Some(end) = body.find(&end_line) else {
             break;
         };
-        if let Some(inner) = body[..end].rfind(BEGIN) {
+        if let Some(inner) = body[..end].rfind(&begin) {
             rest = &body[inner..];
             continue;
         }
@@ -57,22 +81,37 @@ pub fn certificates(data: &[u8]) -> Vec<Vec<u8>> {
         }
         rest = &body[end..];
     }
-    if out.is_empty() && data.first() == Some(&0x30) {
-        out.push(data.to_vec());
-    }
     out
 }
 
 /// A DER certificate as PEM, 64 characters a line.
 pub fn pem(der: &[u8]) -> String {
+    pem_block("CERTIFICATE", der)
+}
+
+/// `der` as a PEM block of type `label`, 64 characters a line.
+fn pem_block(label: &str, der: &[u8]) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut s = String::from("-----BEGIN CERTIFICATE-----\n");
+    let mut s = format!("-----BEGIN {label}-----\n");
     for chunk in b64.as_bytes().chunks(64) {
         s.push_str(&String::from_utf8_lossy(chunk));
         s.push('\n');
     }
-    s.push_str("-----END CERTIFICATE-----\n");
+    s.push_str(&format!("-----END {label}-----\n"));
     s
+}
+
+/// Appends the comment line p11-kit's `--comment` writes before a certificate's block: `# LABEL`
+/// (`certificate` when it has no label), after a blank line unless `out` is empty.
+fn comment_line(out: &mut Vec<u8>, der: &[u8]) {
+    if !out.is_empty() {
+        if !out.ends_with(b"\n") {
+            out.push(b'\n');
+        }
+        out.push(b'\n');
+    }
+    let label = cert::label(der).unwrap_or_else(|| "certificate".into());
+    out.extend_from_slice(format!("# {label}\n").as_bytes());
 }
 
 /// One DER element: (tag, contents, the rest after it).
@@ -250,10 +289,27 @@ pub fn debian_bundle(g: &dyn Guest, extra: Option<(&str, &[u8])>) -> Result<Vec<
 /// its family expects: the anchor `NAME` in the anchor directory (`NAME.crt`, PEM, on Debian,
 /// where update-ca-certificates reads only `*.crt`; `NAME.pem` elsewhere), and the bundles its
 /// tool would regenerate, computed here: on Debian exactly as update-ca-certificates writes
-/// `ca-certificates.crt` (plus the `/etc/ssl/certs/NAME.pem` link; the OpenSSL hash links need
-/// `openssl rehash` in the guest); on p11-kit families each existing bundle with the
-/// certificates it lacks appended under a `# LABEL` line, as p11-kit writes them.
+/// `ca-certificates.crt`, plus the `/etc/ssl/certs/NAME.pem` link and the `HASH.N` link to it
+/// that `openssl rehash` makes ([`hash::rehash_link`]); on p11-kit families each existing
+/// bundle with the certificates it lacks (of those p11-kit extracts for its purpose) appended
+/// under a `# LABEL` line, as p11-kit writes them, and on Red Hat the OpenSSL trust bundle,
+/// the Java keystore and the EDK2 list the same way (`extract`). Java keystore entries get
+/// the current time; [`add_anchor_at`] takes it.
 pub fn add_anchor(g: &dyn Guest, name: &str, cert: &[u8]) -> Result<Vec<FileOp>, Error> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    add_anchor_at(g, name, cert, now)
+}
+
+/// [`add_anchor`] with the creation time of new Java keystore entries, in milliseconds since
+/// 1970.
+pub fn add_anchor_at(
+    g: &dyn Guest,
+    name: &str,
+    cert: &[u8],
+    now_ms: u64,
+) -> Result<Vec<FileOp>, Error> {
     if name.is_empty() || name.contains(['/', '\n']) || name.starts_with('.') {
         return Err(Error::Invalid {
             what: format!("anchor name {name:?}"),
@@ -295,32 +351,29 @@ pub fn add_anchor(g: &dyn Guest, name: &str, cert: &[u8]) -> Result<Vec<FileOp>,
             let owner = existing(g, path)?.map_or((0o644, 0, 0), |(_, o)| o);
             ops.extend(mkdirs(g, "/etc/ssl/certs", &why));
             ops.push(FileOp::write(path, bundle, owner, &why));
-            ops.push(FileOp::symlink(
-                format!("/etc/ssl/certs/{name}.pem"),
-                anchor,
-                &why,
-            ));
+            ops.extend(extract::debian_links(g, name, &anchor, &ders, &why)?);
         }
         Family::RedHat | Family::Suse => {
             for path in family.bundles() {
                 let Some((bytes, owner)) = existing(g, path)? else {
                     continue;
                 };
-                let have = certificates(&bytes);
+                let mut have = certificates(&bytes);
                 let mut out = bytes.clone();
                 for d in &ders {
-                    if have.contains(d) {
+                    if have.contains(d) || !cert::serves(d, extract::purpose(path)) {
                         continue;
                     }
-                    if !out.is_empty() && !out.ends_with(b"\n") {
-                        out.push(b'\n');
-                    }
-                    let label = subject_cn(d).unwrap_or_else(|| name.to_owned());
-                    out.extend_from_slice(format!("# {label}\n{}", pem(d)).as_bytes());
+                    have.push(d.clone());
+                    comment_line(&mut out, d);
+                    out.extend_from_slice(pem(d).as_bytes());
                 }
                 if out != bytes {
                     ops.push(FileOp::write(*path, out, owner, &why));
                 }
+            }
+            if family == Family::RedHat {
+                ops.extend(extract::p11kit_files(g, &ders, now_ms, &why)?);
             }
         }
     }
