@@ -4,6 +4,8 @@
 # (default 3) with hyperfine. The image is the prepare-debian fixture; the operations are the
 # cloudcenter-worker fixes (worker, account, sudoers drop-in, scoped umask, two local .deb
 # packages, the CA), and virt-customize runs the command `prepare --format virt-customize` prints.
+# Also: the same prepare with `--param ca_update=native` (the trust store's files written as the
+# guest's update-ca-certificates writes them, instead of running it under TCG).
 # Then: an image with nothing to fix (the prepared output, --in-place: no launch), and how much
 # an --overlay output grows.
 #
@@ -42,7 +44,9 @@ hyperfine -N -r "$runs" --export-json "$tmp/h.json" \
   "sh -c '$bin prepare $img ${args[*]} --overlay -o $tmp/out.qcow2 >/dev/null || [ \$? -eq 1 ]'" \
   -n "virt-customize" "sh $tmp/vc.sh" \
   -n "imgprep prepare -o (self-contained qcow2)" \
-  "sh -c '$bin prepare $img ${args[*]} -o $tmp/out.qcow2 >/dev/null || [ \$? -eq 1 ]'"
+  "sh -c '$bin prepare $img ${args[*]} -o $tmp/out.qcow2 >/dev/null || [ \$? -eq 1 ]'" \
+  -n "imgprep prepare --overlay --param ca_update=native" \
+  "sh -c '$bin prepare $img ${args[*]} --param ca_update=native --overlay -o $tmp/out.qcow2 >/dev/null || [ \$? -eq 1 ]'"
 python3 - "$tmp/h.json" <<'EOF2'
 import json, sys
 r = {x["command"]: x["median"] for x in json.load(open(sys.argv[1]))["results"]}

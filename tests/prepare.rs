@@ -1852,3 +1852,59 @@ fn assert_left(plan: &Value, rule: &str, why: &str) {
         "{rule}: {left}"
     );
 }
+
+/// `--param ca_update=native` writes what the guest's update-ca-certificates writes (the bundle,
+/// the `.pem` link and its OpenSSL hash link) instead of running it, and says so; an unknown
+/// value leaves the rule failing with the reason. No launch either way.
+#[test]
+fn ca_update_native_writes_the_tools_files_instead_of_running_it() {
+    let fx = fixture("prepare-debian");
+    let input = fx.join("prepare-debian.qcow2");
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = worker_bundle(tmp.path());
+    let mut args = debian_args(&fx, &bundle);
+    args.extend(os(&["--param", "ca_update=native"]));
+    let plan = plan_json(&input, &args);
+    let ops: Vec<&Value> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["operations"].as_array().unwrap())
+        .collect();
+    let runs: Vec<String> = ops
+        .iter()
+        .filter(|o| o["op"] == "run")
+        .map(|o| o["argv"].to_string())
+        .collect();
+    assert!(
+        runs.iter().all(|r| !r.contains("update-ca-certificates")),
+        "{runs:?}"
+    );
+    let paths: Vec<&str> = ops.iter().filter_map(|o| o["path"].as_str()).collect();
+    assert!(
+        paths.contains(&"/etc/ssl/certs/ca-certificates.crt"),
+        "{paths:?}"
+    );
+    assert!(
+        paths.contains(&"/etc/ssl/certs/imgprep-bundle-store-ca.pem"),
+        "{paths:?}"
+    );
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.starts_with("/etc/ssl/certs/") && p.ends_with(".0")),
+        "no hash link in {paths:?}"
+    );
+    assert!(
+        plan["notes"].to_string().contains("ca_update=native"),
+        "{plan:#}"
+    );
+    let mut args = debian_args(&fx, &bundle);
+    args.extend(os(&["--param", "ca_update=sometimes"]));
+    let plan = plan_json(&input, &args);
+    assert_left(
+        &plan,
+        "certificates.bundle-store",
+        "expected `guest` or `native`",
+    );
+}

@@ -323,11 +323,23 @@ pub(crate) fn install_ca(p: &mut Planner<'_, '_>, r: &RuleResult, a: &Action) ->
     let rule = r.rule.as_str();
     let mut ops = trust::add_anchor(p.guest(), "imgprep-bundle-store-ca", &ca)
         .map_err(Planner::sysconf(rule))?;
+    let native = match p.param("ca_update") {
+        None | Some("guest") => false,
+        Some("native") => true,
+        Some(other) => {
+            p.skip(
+                r,
+                format!("--param ca_update={other}: expected `guest` or `native`"),
+            );
+            return Ok(());
+        }
+    };
     if let Some(f) = trust::Family::of(p.guest()) {
         let tool: Vec<String> = f.tool().split(' ').map(str::to_owned).collect();
         let program = ["/usr/sbin/", "/usr/bin/", "/sbin/", "/bin/"]
             .iter()
             .map(|d| format!("{d}{}", tool[0]))
+            .filter(|_| !native)
             .find(|path| p.guest_can_run(path));
         match program {
             Some(prog) => {
@@ -343,11 +355,19 @@ pub(crate) fn install_ca(p: &mut Planner<'_, '_>, r: &RuleResult, a: &Action) ->
                 p.ca_tool = Some(argv);
             }
             None => {
-                p.plan.notes.push(format!(
-                    "the guest's `{}` cannot run here: its bundles are written as it would \
-                     write them",
-                    f.tool()
-                ));
+                p.plan.notes.push(if native {
+                    format!(
+                        "the trust store's files are written as the guest's `{}` would write \
+                         them (--param ca_update=native: the tool and its hooks do not run)",
+                        f.tool()
+                    )
+                } else {
+                    format!(
+                        "the guest's `{}` cannot run here: its bundles are written as it would \
+                         write them",
+                        f.tool()
+                    )
+                });
                 let left = trust::not_regenerated(p.guest());
                 if !left.is_empty() {
                     p.plan.notes.push(format!(
