@@ -10,21 +10,10 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{apply, materialize, written};
+use common::{apply, materialize, run, written};
 use imgprep_sysconf::accounts::{self, Accounts, NewAccount};
 use imgprep_sysconf::{Op, RegValue, ini, registry, trust};
 use imgprep_testkit::MemGuest;
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 const DEFS: &str = "UID_MIN 1000\nUID_MAX 60000\nSYS_UID_MIN 101\nSYS_UID_MAX 999\nGID_MIN 1000\nGID_MAX 60000\nSYS_GID_MIN 101\nSYS_GID_MAX 999\nUSERGROUPS_ENAB yes\n";
 

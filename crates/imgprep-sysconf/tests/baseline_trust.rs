@@ -15,21 +15,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use common::{apply, materialize, written};
+use common::{apply, materialize, run, written};
 use imgprep_sysconf::trust::{self, edk2, hash, jks, openssl};
 use imgprep_sysconf::{FileOp, Op};
 use imgprep_testkit::MemGuest;
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn openssl() -> Command {
     Command::new(common::program("openssl"))

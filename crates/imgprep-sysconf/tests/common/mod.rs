@@ -275,3 +275,15 @@ impl Drop for ChrootMounts {
         }
     }
 }
+
+/// Runs `cmd`, which must succeed; what it printed.
+pub(crate) fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
