@@ -49,8 +49,10 @@ page=$(MANPATH=$root/usr/share/man MANWIDTH=100 man imgprep-check 2>&1 | col -b)
   || fail "man imgprep-check: $page"
 grep -q 'imgprep-check' <<<"$page" || fail "man imgprep-check has no NAME"
 grep -q -- '--profile' <<<"$page" || fail "man imgprep-check does not document --profile"
-man -l "$root/usr/share/man/man1/imgprep-mapping.1.gz" 2>/dev/null | col -b | grep -q -- '--cloud' \
-  || fail "man -l imgprep-mapping.1.gz does not document --cloud"
+# Read whole before searching: `grep -q` stopping early would fail the pipeline (pipefail).
+mapping=$(man -l "$root/usr/share/man/man1/imgprep-mapping.1.gz" 2>/dev/null | col -b) \
+  || fail "man -l imgprep-mapping.1.gz: $mapping"
+grep -q -- '--cloud' <<<"$mapping" || fail "man -l imgprep-mapping.1.gz does not document --cloud"
 
 # The completions load and complete the subcommands.
 bash -c "source '$root/usr/share/bash-completion/completions/imgprep' && complete -p imgprep" \
