@@ -36,8 +36,9 @@ bin=$root/usr/bin/imgprep
 helper=$root/usr/lib/imgprep/imgprep-appliance
 [ -x "$helper" ] || fail "no /usr/lib/imgprep/imgprep-appliance in the package"
 # Only the helper links libguestfs; given no request it exits at once, launching nothing.
-if ldd "$bin" | grep -q libguestfs; then fail "/usr/bin/imgprep links libguestfs"; fi
-ldd "$helper" | grep -q libguestfs || fail "imgprep-appliance does not link libguestfs"
+bin_libs=$(ldd "$bin") helper_libs=$(ldd "$helper")
+if grep -q libguestfs <<<"$bin_libs"; then fail "/usr/bin/imgprep links libguestfs"; fi
+grep -q libguestfs <<<"$helper_libs" || fail "imgprep-appliance does not link libguestfs"
 "$helper" </dev/null || fail "imgprep-appliance with no request exited $?"
 
 # Every visible command has its page.
