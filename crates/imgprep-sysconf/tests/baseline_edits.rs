@@ -10,7 +10,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{apply, materialize, run, written};
+use common::{apply, materialize, run, update_ca_certificates, written};
 use imgprep_sysconf::accounts::{self, Accounts, NewAccount};
 use imgprep_sysconf::{Op, RegValue, ini, registry, trust};
 use imgprep_testkit::MemGuest;
@@ -125,19 +125,7 @@ fn debian_bundle_matches_update_ca_certificates() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
     materialize(&edited, t, 1000);
-    let p = |rel: &str| t.join(rel).display().to_string();
-    run(Command::new(&prog).args([
-        "--certsconf",
-        &p("etc/ca-certificates.conf"),
-        "--certsdir",
-        &p("usr/share/ca-certificates"),
-        "--localcertsdir",
-        &p("usr/local/share/ca-certificates"),
-        "--etccertsdir",
-        &p("etc/ssl/certs"),
-        "--hooksdir",
-        &p("no-hooks"),
-    ]));
+    update_ca_certificates(&prog, t);
     let real = fs_err::read(t.join("etc/ssl/certs/ca-certificates.crt")).unwrap();
     assert_eq!(
         String::from_utf8_lossy(written(&ops, "/etc/ssl/certs/ca-certificates.crt").unwrap()),

@@ -15,7 +15,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use common::{apply, materialize, run, written};
+use common::{apply, materialize, run, update_ca_certificates, written};
 use imgprep_sysconf::trust::{self, edk2, hash, jks, openssl};
 use imgprep_sysconf::{FileOp, Op};
 use imgprep_testkit::MemGuest;
@@ -202,19 +202,7 @@ fn debian_hash_links_match_openssl_rehash() {
             &ca_pem,
         )
         .unwrap();
-        let p = |rel: &str| root.join(rel).display().to_string();
-        run(Command::new(&prog).args([
-            "--certsconf",
-            &p("etc/ca-certificates.conf"),
-            "--certsdir",
-            &p("usr/share/ca-certificates"),
-            "--localcertsdir",
-            &p("usr/local/share/ca-certificates"),
-            "--etccertsdir",
-            &p("etc/ssl/certs"),
-            "--hooksdir",
-            &p("no-hooks"),
-        ]));
+        update_ca_certificates(&prog, &root);
         let real = host_links_to(&root.join("etc/ssl/certs"), "corp.pem");
         assert_eq!(real.len(), 1, "{case}: {real:?}");
         assert_eq!(op_links_to(&ops, "corp.pem"), real, "{case}");

@@ -287,3 +287,20 @@ pub(crate) fn run(cmd: &mut Command) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Runs the host's `update-ca-certificates` (`prog`) on the tree `root`, without its hooks.
+pub(crate) fn update_ca_certificates(prog: &Path, root: &Path) {
+    let p = |rel: &str| root.join(rel).display().to_string();
+    run(Command::new(prog).args([
+        "--certsconf",
+        &p("etc/ca-certificates.conf"),
+        "--certsdir",
+        &p("usr/share/ca-certificates"),
+        "--localcertsdir",
+        &p("usr/local/share/ca-certificates"),
+        "--etccertsdir",
+        &p("etc/ssl/certs"),
+        "--hooksdir",
+        &p("no-hooks"),
+    ]));
+}
